@@ -1,0 +1,12 @@
+"""The .lic container format."""
+
+from lic.bitstream.container import (
+    FORMAT_VERSION,
+    MAX_PIXELS,
+    Header,
+    check_image_size,
+    pack,
+    unpack,
+)
+
+__all__ = ["FORMAT_VERSION", "MAX_PIXELS", "Header", "check_image_size", "pack", "unpack"]

@@ -1,0 +1,156 @@
+"""The .lic container: a self-describing header, the entropy-coded streams, a checksum.
+
+Layout (integers little-endian; `varint` is unsigned LEB128):
+  magic  b"LIC"        3 bytes
+  format version       u8 (this module writes and reads FORMAT_VERSION)
+  model name           varint length + ASCII
+  quality              f32 (an integer for fixed-rate models, continuous for variable-rate)
+  weights digest       8 bytes (`lic.models.registry.weights_digest`)
+  width, height        varint, varint
+  colour mode          u8: 1 = greyscale, 3 = RGB
+  latent shapes        u8 count, then per shape u8 rank + varint per dimension
+  stream lengths       u8 count, then varint per stream
+  streams              concatenated
+  CRC-32               u32 over everything before it
+Every read is bounds-checked; any inconsistency raises `LicError` with a one-line reason. A
+header whose image exceeds MAX_PIXELS is refused before any image memory is allocated.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from lic.errors import LicError
+
+MAGIC = b"LIC"
+FORMAT_VERSION = 1
+MAX_SIDE = 1 << 15
+MAX_PIXELS = 1 << 26  # 67 megapixels
+MODES = {1: "L", 3: "RGB"}
+
+
+@dataclass
+class Header:
+    """Everything needed to decode a .lic file, besides the model weights themselves."""
+
+    model: str
+    quality: float
+    weights_digest: bytes
+    width: int
+    height: int
+    mode: str
+    shapes: list[tuple[int, ...]]
+    stream_lengths: list[int]
+
+
+def check_image_size(width: int, height: int) -> None:
+    """Refuse sizes the codec will not allocate."""
+    if width < 1 or height < 1:
+        raise LicError(f"image size {width}×{height} is empty")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise LicError(
+            f"image of {width}×{height} exceeds the limit of {MAX_PIXELS} pixels "
+            f"({MAX_SIDE} per side)"
+        )
+
+
+def _varint(value: int) -> bytes:
+    if value < 0:
+        raise ValueError("varints are unsigned")
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise LicError("truncated file: the header runs past its end")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def varint(self) -> int:
+        value, shift = 0, 0
+        while True:
+            byte = self.u8()
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise LicError("corrupted file: a header number is too long")
+
+
+def pack(header: Header, streams: list[bytes]) -> bytes:
+    """Serialize a header and its streams into the bytes of a .lic file."""
+    name = header.model.encode("ascii")
+    mode = {v: k for k, v in MODES.items()}[header.mode]
+    out = bytearray(MAGIC + bytes([FORMAT_VERSION]))
+    out += _varint(len(name)) + name
+    out += struct.pack("<f", header.quality) + header.weights_digest
+    out += _varint(header.width) + _varint(header.height) + bytes([mode])
+    out.append(len(header.shapes))
+    for shape in header.shapes:
+        out.append(len(shape))
+        for dim in shape:
+            out += _varint(dim)
+    out.append(len(streams))
+    for stream in streams:
+        out += _varint(len(stream))
+    for stream in streams:
+        out += stream
+    out += struct.pack("<I", zlib.crc32(out))
+    return bytes(out)
+
+
+def unpack(data: bytes) -> tuple[Header, list[bytes]]:
+    """Parse and validate a .lic file; raises LicError on anything malformed."""
+    if len(data) == 0:
+        raise LicError("empty file: not a .lic file")
+    if not data.startswith(MAGIC):
+        raise LicError("not a .lic file (bad magic bytes)")
+    reader = _Reader(data)
+    reader.take(len(MAGIC))
+    version = reader.u8()
+    if version != FORMAT_VERSION:
+        raise LicError(
+            f"unsupported .lic format version {version} (this lic reads {FORMAT_VERSION})"
+        )
+    try:
+        name = reader.take(reader.varint()).decode("ascii")
+    except UnicodeDecodeError:
+        raise LicError("corrupted file: the model name is not ASCII") from None
+    (quality,) = struct.unpack("<f", reader.take(4))
+    digest = reader.take(8)
+    width, height = reader.varint(), reader.varint()
+    check_image_size(width, height)
+    mode = MODES.get(reader.u8())
+    if mode is None:
+        raise LicError("corrupted file: unknown colour mode")
+    shapes = [tuple(reader.varint() for _ in range(reader.u8())) for _ in range(reader.u8())]
+    lengths = [reader.varint() for _ in range(reader.u8())]
+    body = sum(lengths)
+    if reader.pos + body + 4 > len(data):
+        raise LicError(
+            f"truncated file: {len(data)} bytes where the header announces {reader.pos + body + 4}"
+        )
+    if reader.pos + body + 4 < len(data):
+        raise LicError("corrupted file: trailing bytes after the checksum")
+    streams = [reader.take(n) for n in lengths]
+    (crc,) = struct.unpack("<I", reader.take(4))
+    if crc != zlib.crc32(data[:-4]):
+        raise LicError("corrupted file: checksum mismatch")
+    header = Header(name, quality, digest, width, height, mode, shapes, lengths)
+    return header, streams

@@ -1,0 +1,107 @@
+"""`lic compress`, `lic decompress`, `lic info`, `lic models`."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+from lic.bitstream import unpack
+from lic.codec import DEFAULT_MODEL, DEFAULT_QUALITY, decode, encode, model_for, open_image
+from lic.errors import LicError
+from lic.models.registry import REGISTRY, shipped
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise LicError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _write(path: str, data: bytes) -> None:
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        Path(path).write_bytes(data)
+    except OSError as error:
+        raise LicError(f"cannot write {path}: {error.strerror}") from None
+
+
+def run_compress(args: argparse.Namespace) -> None:
+    image = open_image(_read(args.input)) if args.input == "-" else open_image(args.input)
+    model, quality = model_for(args.model, args.quality, args.weights)
+    data = encode(model, image, quality)
+    out = args.output or str(Path(args.input).with_suffix(".lic"))
+    _write(out, data)
+    if out != "-":
+        bpp = 8 * len(data) / (image.width * image.height)
+        print(f"{out}: {len(data)} bytes, {bpp:.4f} bpp", file=sys.stderr)
+
+
+def run_decompress(args: argparse.Namespace) -> None:
+    data = _read(args.input)
+    image = decode(data, weights=args.weights)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    out = args.output or str(Path(args.input).with_suffix(".decoded.png"))
+    _write(out, buffer.getvalue())
+
+
+def run_info(args: argparse.Namespace) -> None:
+    data = _read(args.input)
+    header, streams = unpack(data)
+    pixels = header.width * header.height
+    print(f"model:    {header.model}")
+    print(f"quality:  {header.quality:g}")
+    print(f"weights:  {header.weights_digest.hex()}")
+    print(f"image:    {header.width}×{header.height} {header.mode}")
+    print(f"latents:  {', '.join('×'.join(map(str, s)) for s in header.shapes)}")
+    print(f"streams:  {', '.join(str(n) for n in header.stream_lengths)} bytes")
+    print(f"file:     {len(data)} bytes ({len(data) - sum(header.stream_lengths)} of header)")
+    print(f"bpp:      {8 * len(data) / pixels:.4f}")
+
+
+def run_models(args: argparse.Namespace) -> None:
+    for name, spec in sorted(REGISTRY.items()):
+        weights = shipped(spec)
+        kind = "variable rate 1–8" if spec.variable_rate else "qualities 1–8"
+        ship = (
+            "shipped"
+            if spec.variable_rate and weights
+            else (f"shipped q{','.join(map(str, weights))}" if weights else "no shipped weights")
+        )
+        print(f"{name:28s} {kind:20s} {ship}")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("compress", help="compress an image to a .lic file")
+    p.add_argument("input", help="image file, or - for standard input")
+    p.add_argument("-o", "--output", help="output .lic (default: INPUT with .lic; - for stdout)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
+    p.add_argument(
+        "--quality",
+        type=float,
+        default=DEFAULT_QUALITY,
+        help="1–8, higher is better; continuous for variable-rate models (default 4)",
+    )
+    p.add_argument("--weights", help="safetensors weights instead of the shipped ones")
+    p.set_defaults(run=run_compress)
+
+    p = commands.add_parser("decompress", help="decode a .lic file to PNG")
+    p.add_argument("input", help=".lic file, or - for standard input")
+    p.add_argument("-o", "--output", help="output PNG (default: INPUT.decoded.png; - for stdout)")
+    p.add_argument("--weights", help="the weights the file was written with, if not shipped")
+    p.set_defaults(run=run_decompress)
+
+    p = commands.add_parser("info", help="print a .lic header and its real bpp")
+    p.add_argument("input")
+    p.set_defaults(run=run_info)
+
+    p = commands.add_parser("models", help="list the registered models and shipped weights")
+    p.set_defaults(run=run_models)

@@ -1,0 +1,150 @@
+"""`lic eval`, `lic anchors`, `lic bd`, `lic plot`, `lic bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lic.errors import LicError
+from lic.evaluate.anchors import ANCHORS, evaluate_anchor
+from lic.evaluate.bd import bd_quality, bd_rate
+from lic.evaluate.bench import run_bench
+from lic.evaluate.learned import evaluate_model
+from lic.evaluate.plot import plot_curves
+from lic.evaluate.results import load_curve, save
+from lic.train.data import image_files
+
+
+def _files(folder: str, limit: int | None) -> list[Path]:
+    files = image_files(folder)
+    if not files:
+        raise LicError(f"no images in {folder}")
+    return files[:limit] if limit else files
+
+
+def _print_table(document: dict) -> None:
+    r = document["results"]
+    print(f"{document['name']}: {'quality':>8} {'bpp':>8} {'PSNR':>8} {'MS-SSIM':>9} {'dB':>7}")
+    for i in range(len(r["bpp"])):
+        print(
+            f"{'':{len(document['name'])}}  {r['quality'][i]:>8} {r['bpp'][i]:8.4f} "
+            f"{r['psnr-rgb'][i]:8.3f} {r.get('ms-ssim-rgb', [np.nan] * 99)[i]:9.5f} "
+            f"{r.get('ms-ssim-db', [np.nan] * 99)[i]:7.3f}"
+        )
+
+
+def run_eval(args: argparse.Namespace) -> None:
+    document = evaluate_model(
+        args.model,
+        args.quality,
+        _files(args.folder, args.limit),
+        args.weights,
+        progress=not args.no_progress,
+    )
+    _print_table(document)
+    if args.json:
+        save(document, args.json)
+
+
+def run_anchors(args: argparse.Namespace) -> None:
+    files = _files(args.folder, args.limit)
+    names = args.codec or list(ANCHORS)
+    missing = []
+    for name in names:
+        if name not in ANCHORS:
+            raise LicError(f"unknown codec {name!r}; known: {', '.join(ANCHORS)}")
+        if ANCHORS[name].missing():
+            missing.append(name)
+            print(f"{name}: MISSING ({', '.join(ANCHORS[name].missing())} not installed)")
+            continue
+        document = evaluate_anchor(ANCHORS[name], files, progress=not args.no_progress)
+        _print_table(document)
+        save(document, Path(args.out) / f"{name}.json")
+    if missing:
+        raise LicError(f"codecs missing: {', '.join(missing)} (run scripts/install-anchors.sh)")
+
+
+def run_bd(args: argparse.Namespace) -> None:
+    ref = load_curve(args.reference)["results"]
+    for path in args.test:
+        curve = load_curve(path)
+        r = curve["results"]
+        rate = bd_rate(ref["bpp"], ref["psnr-rgb"], r["bpp"], r["psnr-rgb"])
+        gain = bd_quality(ref["bpp"], ref["psnr-rgb"], r["bpp"], r["psnr-rgb"])
+        line = f"{curve['name']}: BD-rate(PSNR) {100 * rate:+.2f}%  BD-PSNR {gain:+.3f} dB"
+        if "ms-ssim-db" in ref and "ms-ssim-db" in r:
+            ms = bd_rate(ref["bpp"], ref["ms-ssim-db"], r["bpp"], r["ms-ssim-db"])
+            line += f"  BD-rate(MS-SSIM) {100 * ms:+.2f}%"
+        print(line)
+
+
+def run_plot(args: argparse.Namespace) -> None:
+    plot_curves(args.results, args.output, args.title, args.max_bpp)
+    print(f"plot: {args.output}")
+
+
+def run_bench_command(args: argparse.Namespace) -> None:
+    if args.image:
+        image = Image.open(args.image).convert("RGB")
+    else:  # a smooth synthetic 768×512 image when no photo is given
+        yy, xx = np.mgrid[0:512, 0:768]
+        array = np.stack([(xx / 3) % 256, (yy / 2) % 256, ((xx + yy) / 5) % 256], -1)
+        image = Image.fromarray(array.astype(np.uint8))
+    rows = run_bench(args.model, image, args.quality, args.repeats)
+    for row in rows:
+        line = f"{row['model']:26s} encode {row['encode_s']:.3f} s  decode {row['decode_s']:.3f} s"
+        if "compressai_encode_s" in row:
+            line += (
+                f"  | CompressAI encode {row['compressai_encode_s']:.3f} s decode "
+                f"{row['compressai_decode_s']:.3f} s  ratio {row['encode_ratio']:.2f}/"
+                f"{row['decode_ratio']:.2f}"
+            )
+        else:
+            line += "  | CompressAI not installed"
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("eval", help="compress every image of a folder to real files")
+    p.add_argument("folder")
+    p.add_argument("--model", required=True)
+    p.add_argument("--quality", type=float, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8])
+    p.add_argument("--weights")
+    p.add_argument("--json", help="write the result document here")
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run_eval)
+
+    p = commands.add_parser("anchors", help="measure classical codecs on a folder")
+    p.add_argument("folder")
+    p.add_argument("--codec", nargs="+", help=f"default: all of {', '.join(ANCHORS)}")
+    p.add_argument("--out", default="results/kodak", help="folder for <codec>.json")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=run_anchors)
+
+    p = commands.add_parser("bd", help="BD-rate and BD-PSNR of result files against a reference")
+    p.add_argument("reference")
+    p.add_argument("test", nargs="+")
+    p.set_defaults(run=run_bd)
+
+    p = commands.add_parser("plot", help="draw RD curves of result files into a PNG")
+    p.add_argument("results", nargs="+")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--title", default="Kodak")
+    p.add_argument("--max-bpp", type=float, default=2.0)
+    p.set_defaults(run=run_plot)
+
+    p = commands.add_parser("bench", help="time compress and decompress of whole models")
+    p.add_argument("--model", nargs="+", default=["bmshj2018-factorized", "bmshj2018-hyperprior"])
+    p.add_argument("--image", help="photo to code (default: a synthetic 768×512 image)")
+    p.add_argument("--quality", type=float, default=4)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--json")
+    p.set_defaults(run=run_bench_command)

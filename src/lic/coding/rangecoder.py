@@ -1,0 +1,128 @@
+"""The entropy-coding seam: integer symbols in, bytes out, on constriction's range coder.
+
+Symbols are coded in groups that share a table. The decoder must know every symbol's table
+index before decoding (it does: indices come from side information already decoded), so both
+sides visit the groups in the same order: ascending table index, raster order within a group.
+That turns ~10⁵ symbols into a handful of vectorized calls into the coder.
+
+Values outside a table's support are coded as the table's escape symbol, then bypass-coded:
+the zig-zag code u of the overshoot is sent as its bit length n (uniform over 0…32) and its
+n − 1 bits below the leading one (uniform, in chunks of at most 16 bits).
+"""
+
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+from lic.coding.tables import TableSet
+from lic.errors import LicError
+
+_MAX_ESCAPE_BITS = 32
+_CHUNK = 16
+
+
+def _groups(indices: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """Stable order that sorts positions by table index, and (table, start, stop) per group."""
+    order = np.argsort(indices, kind="stable")
+    sorted_indices = indices[order]
+    tables, starts = np.unique(sorted_indices, return_index=True)
+    stops = list(starts[1:]) + [len(order)]
+    return order, [(int(t), int(a), int(b)) for t, a, b in zip(tables, starts, stops)]
+
+
+def _bypass_chunks(n: np.ndarray) -> list[np.ndarray]:
+    """Sizes (in bits) of the mantissa chunks for bit lengths n: low 16 bits first."""
+    mantissa = np.maximum(n - 1, 0)
+    return [np.clip(mantissa - k, 0, _CHUNK) for k in range(0, _MAX_ESCAPE_BITS, _CHUNK)]
+
+
+class Encoder:
+    """Accumulates symbols; `finish()` returns the bytes of one stream."""
+
+    def __init__(self) -> None:
+        self._coder = constriction.stream.queue.RangeEncoder()
+
+    def encode(self, values: np.ndarray, indices: np.ndarray, tables: TableSet) -> None:
+        """Code integer `values`, each under table `indices` (same shape)."""
+        values = np.asarray(values, dtype=np.int64).ravel()
+        indices = np.asarray(indices, dtype=np.int64).ravel()
+        if values.shape != indices.shape:
+            raise ValueError("values and indices must have the same number of elements")
+        order, groups = _groups(indices)
+        for t, start, stop in groups:
+            v = values[order[start:stop]] - tables.offsets[t]
+            length = tables.lengths[t]
+            below, above = v < 0, v >= length
+            symbols = np.where(below | above, length, v).astype(np.int32)
+            self._coder.encode(symbols, tables.model(t))
+            escaped = v[below | above]
+            if len(escaped):
+                u = np.where(escaped < 0, 2 * (-escaped - 1) + 1, 2 * (escaped - length))
+                self._encode_bypass(u)
+
+    def _encode_bypass(self, u: np.ndarray) -> None:
+        if np.any(u >= 2**_MAX_ESCAPE_BITS):
+            raise LicError("a latent value is too large to code; the input is not an image")
+        n = np.zeros_like(u)
+        nz = u > 0
+        n[nz] = np.floor(np.log2(u[nz])).astype(np.int64) + 1
+        self._coder.encode(
+            n.astype(np.int32), constriction.stream.model.Uniform(_MAX_ESCAPE_BITS + 1)
+        )
+        mantissa = u - np.where(nz, 2 ** np.maximum(n - 1, 0), 0)
+        shift = 0
+        for bits in _bypass_chunks(n):
+            sel = bits > 0
+            if np.any(sel):
+                chunk = (mantissa[sel] >> shift) & ((1 << bits[sel]) - 1)
+                sizes = (1 << bits[sel]).astype(np.int32)
+                self._coder.encode(
+                    chunk.astype(np.int32), constriction.stream.model.Uniform(), sizes
+                )
+            shift += _CHUNK
+
+    def finish(self) -> bytes:
+        return self._coder.get_compressed().tobytes()
+
+
+class Decoder:
+    """Reads symbols back from the bytes of one stream, in the encoder's order."""
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) % 4:
+            raise LicError("corrupted stream: its length is not a whole number of coder words")
+        self._coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype=np.uint32))
+
+    def decode(self, indices: np.ndarray, tables: TableSet) -> np.ndarray:
+        """Decode one value per entry of `indices`; returns int64 values of the same shape."""
+        shape = np.shape(indices)
+        indices = np.asarray(indices, dtype=np.int64).ravel()
+        out = np.empty(len(indices), dtype=np.int64)
+        order, groups = _groups(indices)
+        try:
+            for t, start, stop in groups:
+                length = tables.lengths[t]
+                symbols = self._coder.decode(tables.model(t), stop - start).astype(np.int64)
+                escaped = symbols == length
+                if np.any(escaped):
+                    u = self._decode_bypass(int(escaped.sum()))
+                    symbols[escaped] = np.where(u % 2 == 1, -(u // 2) - 1, u // 2 + length)
+                out[order[start:stop]] = symbols + tables.offsets[t]
+        except (ValueError, RuntimeError, OverflowError) as error:
+            raise LicError(f"corrupted stream: {error}") from None
+        return out.reshape(shape)
+
+    def _decode_bypass(self, count: int) -> np.ndarray:
+        n = self._coder.decode(constriction.stream.model.Uniform(_MAX_ESCAPE_BITS + 1), count)
+        n = n.astype(np.int64)
+        u = np.where(n > 0, 2 ** np.maximum(n - 1, 0), 0)
+        shift = 0
+        for bits in _bypass_chunks(n):
+            sel = bits > 0
+            if np.any(sel):
+                sizes = (1 << bits[sel]).astype(np.int32)
+                chunk = self._coder.decode(constriction.stream.model.Uniform(), sizes)
+                u[sel] += chunk.astype(np.int64) << shift
+            shift += _CHUNK
+        return u

@@ -1,0 +1,13 @@
+"""Entropy models: likelihoods for training, symbols and coder tables for compression."""
+
+from lic.entropy.base import EntropyModel, quantize
+from lic.entropy.factorized import FactorizedDensity
+from lic.entropy.gaussian import GaussianConditional, default_scale_table
+
+__all__ = [
+    "EntropyModel",
+    "FactorizedDensity",
+    "GaussianConditional",
+    "default_scale_table",
+    "quantize",
+]

@@ -1,0 +1,49 @@
+"""`lic eval`: every image compressed to a real .lic file and decoded from it."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from lic.codec import decode, encode, model_for, open_image
+from lic.evaluate.measure import measure, reference
+from lic.evaluate.results import summarize
+
+
+def evaluate_model(
+    name: str,
+    qualities: list[float],
+    files: list[Path],
+    weights: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Result document of model `name` at each quality over `files`."""
+    points: dict[str, list[dict]] = {}
+    bar = tqdm(total=len(qualities) * len(files), disable=not progress, desc=name)
+    with tempfile.TemporaryDirectory() as tmp:
+        for quality in qualities:
+            model, model_quality = model_for(name, quality, weights)
+            rows = []
+            for path in files:
+                ref = reference(path)
+                image = open_image(path)
+                start = time.perf_counter()
+                data = encode(model, image, model_quality)
+                out = Path(tmp) / f"{path.stem}.lic"
+                out.write_bytes(data)
+                encoded = time.perf_counter()
+                decoded = np.array(decode(out.read_bytes(), model).convert("RGB"))
+                done = time.perf_counter()
+                rows.append(
+                    measure(
+                        path.name, ref, decoded, out.stat().st_size, encoded - start, done - encoded
+                    )
+                )
+                bar.update(1)
+            points[f"{quality:g}"] = rows
+    bar.close()
+    return summarize(name, f"lic eval, real .lic files, weights {weights or 'shipped'}", points)

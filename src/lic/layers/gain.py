@@ -1,0 +1,38 @@
+"""Gain units for variable-rate coding (Cui et al. 2021, "Asymmetric gained deep image
+compression with continuous rate adaptation", sec. 3).
+
+A gain unit holds one positive per-channel gain vector per trained rate point r = 1…R. A latent
+is multiplied by the gain before quantization (a larger gain means a finer effective step) and
+by a separately learned inverse gain after it. A continuous quality q ∈ [1, R] between points
+r and r + 1 uses the exponential interpolation g = g_r^(1−l) · g_(r+1)^l, l = q − r (eq. 7), which
+is linear in the log-gains that are stored here.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GainUnit(nn.Module):
+    """Per-channel gains for `points` rate points; `forward(x, quality)` scales x."""
+
+    def __init__(self, channels: int, points: int, spread: float = 0.5) -> None:
+        super().__init__()
+        if points < 2:
+            raise ValueError("a gain unit needs at least two rate points to interpolate")
+        self.points = points
+        # Start with the rate points already apart: gains 2^(spread·(r − centre)).
+        steps = (torch.arange(points, dtype=torch.float32) - (points - 1) / 2) * spread
+        self.log_gain = nn.Parameter(steps.mul(0.6931471805599453)[:, None].repeat(1, channels))
+
+    def gain(self, quality: torch.Tensor) -> torch.Tensor:
+        """Interpolated gains for qualities of shape [B], as [B, C, 1, 1]."""
+        q = quality.to(self.log_gain.dtype).clamp(1, self.points) - 1
+        low = q.floor().clamp(max=self.points - 2).long()
+        frac = (q - low)[:, None]
+        log_gain = self.log_gain[low] * (1 - frac) + self.log_gain[low + 1] * frac
+        return torch.exp(log_gain)[:, :, None, None]
+
+    def forward(self, x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+        return x * self.gain(quality).to(x.dtype)

@@ -1,0 +1,111 @@
+"""The interface every lic model implements, and the variable-rate plumbing they share.
+
+A model is a `torch.nn.Module` with three faces:
+- `forward(x, quality)` for training: the reconstruction and the likelihood of every latent;
+- `compress(x, quality)`: the latents' entropy-coded streams and shapes;
+- `decompress(streams, shapes, quality)`: the reconstruction from those streams.
+Images are float tensors in [0, 1] of shape [1, 3, H, W] with H and W multiples of `stride`
+(`lic.codec` pads and crops). Models built with `rate_points > 0` are variable-rate (gain
+units, Cui et al. 2021): `quality` is then a float in [1, rate_points], else it must be None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lic.entropy import EntropyModel, FactorizedDensity
+from lic.errors import LicError
+from lic.layers import GainUnit
+
+
+@dataclass
+class ModelOutput:
+    """What `forward` returns: the reconstruction and the likelihoods of each latent."""
+
+    x_hat: torch.Tensor
+    likelihoods: dict[str, torch.Tensor]
+
+
+@dataclass
+class Compressed:
+    """What `compress` returns: one byte stream per latent and the latents' shapes [C, H, W]."""
+
+    streams: list[bytes]
+    shapes: list[tuple[int, ...]]
+
+
+class CompressionModel(nn.Module):
+    """Base class: entropy-model bookkeeping, auxiliary loss and gain units."""
+
+    #: Total down-sampling factor from the image to the deepest latent.
+    stride: int = 16
+
+    def __init__(self, rate_points: int = 0) -> None:
+        super().__init__()
+        self.rate_points = rate_points
+        self.gains = nn.ModuleDict()
+
+    @property
+    def variable_rate(self) -> bool:
+        return self.rate_points > 0
+
+    def add_gains(self, latent: str, channels: int) -> None:
+        """Create the gain and inverse-gain units of `latent` when the model is variable-rate."""
+        if self.variable_rate:
+            self.gains[latent] = GainUnit(channels, self.rate_points)
+            self.gains[latent + "_inverse"] = GainUnit(channels, self.rate_points, spread=-0.5)
+
+    def gain(self, latent: str, x: torch.Tensor, quality: torch.Tensor | None) -> torch.Tensor:
+        """x scaled by the gain of `latent` at `quality` (identity for fixed-rate models)."""
+        return x if quality is None else self.gains[latent](x, quality)
+
+    def inverse_gain(
+        self, latent: str, x: torch.Tensor, quality: torch.Tensor | None
+    ) -> torch.Tensor:
+        return x if quality is None else self.gains[latent + "_inverse"](x, quality)
+
+    def quality_tensor(
+        self, quality: float | torch.Tensor | None, batch: int
+    ) -> torch.Tensor | None:
+        """Validate `quality` and broadcast it to shape [batch]."""
+        if not self.variable_rate:
+            if quality is not None:
+                raise LicError("this model has a fixed rate: choose its quality when loading it")
+            return None
+        if quality is None:
+            raise LicError(f"this variable-rate model needs a quality in [1, {self.rate_points}]")
+        q = torch.as_tensor(quality, dtype=torch.float32).reshape(-1).expand(batch)
+        if torch.any(q < 1) or torch.any(q > self.rate_points) or torch.any(torch.isnan(q)):
+            raise LicError(f"quality must lie in [1, {self.rate_points}], got {quality}")
+        return q
+
+    def entropy_models(self) -> list[EntropyModel]:
+        return [m for m in self.modules() if isinstance(m, EntropyModel)]
+
+    def aux_loss(self) -> torch.Tensor:
+        """Σ of the factorized densities' quantile losses (trained on their own optimizer)."""
+        losses = [m.aux_loss() for m in self.modules() if isinstance(m, FactorizedDensity)]
+        return torch.stack(losses).sum() if losses else torch.zeros(())
+
+    def update(self) -> None:
+        """Rebuild every coder table now (they are also rebuilt lazily when stale)."""
+        for model in self.entropy_models():
+            model.update()
+
+    def latent_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
+        """Shapes [C, H, W] of the latents `compress` codes for a padded height × width image."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
+        raise NotImplementedError
+
+    def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
+        raise NotImplementedError
+
+    def decompress(
+        self, streams: list[bytes], shapes: list[tuple[int, ...]], quality: float | None = None
+    ) -> torch.Tensor:
+        raise NotImplementedError

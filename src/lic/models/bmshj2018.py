@@ -1,0 +1,172 @@
+"""Ballé, Minnen, Singh, Hwang & Johnston 2018, "Variational image compression with a scale
+hyperprior" (ICLR): the factorized-prior model and the scale-hyperprior model (figure 4).
+
+analysis  g_a: conv5×5↓2 (N), GDN, conv5×5↓2 (N), GDN, conv5×5↓2 (N), GDN, conv5×5↓2 (M)
+synthesis g_s: the mirror image with transposed convolutions and IGDN, ending in 3 channels.
+hyper-analysis  h_a: |y| → conv3×3 (N), ReLU, conv5×5↓2 (N), ReLU, conv5×5↓2 (N)
+hyper-synthesis h_s: ẑ → deconv5×5↑2 (N), ReLU, deconv5×5↑2 (N), ReLU, conv3×3 (M), ReLU = σ
+The factorized model codes y with the factorized density (appendix 6.1); the hyperprior model
+codes z so, and y with a zero-mean Gaussian whose σ per element comes from h_s(ẑ) (eq. 9).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from lic.coding import Decoder, Encoder
+from lic.entropy import FactorizedDensity, GaussianConditional
+from lic.layers import GDN, conv, deconv
+from lic.models.base import Compressed, CompressionModel, ModelOutput
+from lic.models.registry import ModelSpec, register
+
+
+def analysis_transform(N: int, M: int) -> nn.Sequential:
+    """g_a of figure 4: four 5×5 stride-2 convolutions with GDN between them."""
+    return nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+
+
+def synthesis_transform(N: int, M: int) -> nn.Sequential:
+    """g_s of figure 4: four 5×5 stride-2 transposed convolutions with IGDN between them."""
+    return nn.Sequential(
+        deconv(M, N),
+        GDN(N, inverse=True),
+        deconv(N, N),
+        GDN(N, inverse=True),
+        deconv(N, N),
+        GDN(N, inverse=True),
+        deconv(N, 3),
+    )
+
+
+def _factorized_encode(density: FactorizedDensity, z_hat: torch.Tensor) -> bytes:
+    encoder = Encoder()
+    encoder.encode(density.symbols(z_hat), density.indices(z_hat.shape), density.tables)
+    return encoder.finish()
+
+
+def _factorized_decode(
+    density: FactorizedDensity, stream: bytes, shape: tuple[int, ...]
+) -> torch.Tensor:
+    symbols = Decoder(stream).decode(density.indices((1, *shape)), density.tables)
+    return density.dequantize(symbols)
+
+
+class FactorizedPrior(CompressionModel):
+    """bmshj2018-factorized: y coded with the fully factorized density."""
+
+    stride = 16
+
+    def __init__(self, N: int = 128, M: int = 192, rate_points: int = 0) -> None:
+        super().__init__(rate_points)
+        self.N, self.M = N, M
+        self.analysis = analysis_transform(N, M)
+        self.synthesis = synthesis_transform(N, M)
+        self.entropy_y = FactorizedDensity(M)
+        self.add_gains("y", M)
+
+    def latent_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
+        return [(self.M, height // 16, width // 16)]
+
+    def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
+        q = self.quality_tensor(quality, x.shape[0])
+        y = self.gain("y", self.analysis(x), q)
+        y_hat, y_likelihood = self.entropy_y(y)
+        x_hat = self.synthesis(self.inverse_gain("y", y_hat, q))
+        return ModelOutput(x_hat, {"y": y_likelihood})
+
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
+        q = self.quality_tensor(quality, x.shape[0])
+        y = self.gain("y", self.analysis(x), q)
+        return Compressed([_factorized_encode(self.entropy_y, y)], [tuple(y.shape[1:])])
+
+    @torch.no_grad()
+    def decompress(
+        self, streams: list[bytes], shapes: list[tuple[int, ...]], quality: float | None = None
+    ) -> torch.Tensor:
+        q = self.quality_tensor(quality, 1)
+        y_hat = _factorized_decode(self.entropy_y, streams[0], shapes[0])
+        return self.synthesis(self.inverse_gain("y", y_hat, q)).clamp(0, 1)
+
+
+class ScaleHyperprior(CompressionModel):
+    """bmshj2018-hyperprior: z = h_a(|y|) gives the σ of a zero-mean Gaussian per element of y."""
+
+    stride = 64
+
+    def __init__(self, N: int = 128, M: int = 192, rate_points: int = 0) -> None:
+        super().__init__(rate_points)
+        self.N, self.M = N, M
+        self.analysis = analysis_transform(N, M)
+        self.synthesis = synthesis_transform(N, M)
+        self.hyper_analysis = nn.Sequential(
+            conv(M, N, 3, 1), nn.ReLU(inplace=True), conv(N, N), nn.ReLU(inplace=True), conv(N, N)
+        )
+        self.hyper_synthesis = nn.Sequential(
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            conv(N, M, 3, 1),
+            nn.ReLU(inplace=True),
+        )
+        self.entropy_z = FactorizedDensity(N)
+        self.entropy_y = GaussianConditional()
+        self.add_gains("y", M)
+        self.add_gains("z", N)
+
+    def latent_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
+        return [(self.M, height // 16, width // 16), (self.N, height // 64, width // 64)]
+
+    def _scales(self, z_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        return self.hyper_synthesis(self.inverse_gain("z", z_hat, q))
+
+    def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
+        q = self.quality_tensor(quality, x.shape[0])
+        y = self.gain("y", self.analysis(x), q)
+        z = self.gain("z", self.hyper_analysis(torch.abs(y)), q)
+        z_hat, z_likelihood = self.entropy_z(z)
+        y_hat, y_likelihood = self.entropy_y(y, self._scales(z_hat, q))
+        x_hat = self.synthesis(self.inverse_gain("y", y_hat, q))
+        return ModelOutput(x_hat, {"y": y_likelihood, "z": z_likelihood})
+
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
+        q = self.quality_tensor(quality, x.shape[0])
+        y = self.gain("y", self.analysis(x), q)
+        z = self.gain("z", self.hyper_analysis(torch.abs(y)), q)
+        z_stream = _factorized_encode(self.entropy_z, z)
+        z_hat = self.entropy_z.dequantize(self.entropy_z.symbols(z))
+        indices = self.entropy_y.indices(self._scales(z_hat, q))
+        encoder = Encoder()
+        encoder.encode(self.entropy_y.symbols(y), indices, self.entropy_y.tables)
+        return Compressed([encoder.finish(), z_stream], [tuple(y.shape[1:]), tuple(z.shape[1:])])
+
+    @torch.no_grad()
+    def decompress(
+        self, streams: list[bytes], shapes: list[tuple[int, ...]], quality: float | None = None
+    ) -> torch.Tensor:
+        q = self.quality_tensor(quality, 1)
+        z_hat = _factorized_decode(self.entropy_z, streams[1], shapes[1])
+        indices = self.entropy_y.indices(self._scales(z_hat, q))
+        symbols = Decoder(streams[0]).decode(indices, self.entropy_y.tables)
+        y_hat = self.entropy_y.dequantize(np.asarray(symbols))
+        return self.synthesis(self.inverse_gain("y", y_hat, q)).clamp(0, 1)
+
+
+# Ballé et al. 2018 use N=128, M=192 for the low rates and N=192, M=320 for the high ones; the
+# λ of each quality is the field's table (lic.train.loss.LAMBDAS).
+_SIZES = {q: {"N": 128, "M": 192} if q <= 5 else {"N": 192, "M": 320} for q in range(1, 9)}
+
+register(ModelSpec("bmshj2018-factorized", FactorizedPrior, _SIZES))
+register(ModelSpec("bmshj2018-hyperprior", ScaleHyperprior, _SIZES))
+register(
+    ModelSpec(
+        "bmshj2018-hyperprior-vr",
+        ScaleHyperprior,
+        {0: {"N": 128, "M": 192, "rate_points": 8}},
+        variable_rate=True,
+    )
+)

@@ -1,0 +1,131 @@
+"""The one table of models: name → constructor, per-quality hyper-parameters and weights.
+
+Each model file registers its models once, at import. Fixed-rate models have one entry per
+quality (1–8, the field's λ table) and ship `weights/<name>-q<Q>.safetensors`; a variable-rate
+model has a single entry (key 0) and ships `weights/<name>.safetensors`, with its quality
+chosen at coding time. Kodak figures and the training record sit beside the weights as
+`<file>.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from lic.errors import LicError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+QUALITIES = range(1, 9)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered model: how to build it at each quality and where its weights live."""
+
+    name: str
+    builder: Callable[..., Any]
+    configs: dict[int, dict[str, Any]]
+    variable_rate: bool = False
+    description: str = field(default="", compare=False)
+
+    def config(self, quality: float | None) -> dict[str, Any]:
+        return self.configs[self._key(quality)]
+
+    def _key(self, quality: float | None) -> int:
+        if self.variable_rate:
+            return 0
+        if quality is None or float(quality) != int(quality) or int(quality) not in self.configs:
+            raise LicError(f"{self.name} has fixed qualities {sorted(self.configs)}; got {quality}")
+        return int(quality)
+
+    def weights_path(self, quality: float | None) -> Path:
+        stem = self.name if self.variable_rate else f"{self.name}-q{self._key(quality)}"
+        return WEIGHTS_DIR / f"{stem}.safetensors"
+
+    def build(self, quality: float | None) -> torch.nn.Module:
+        model = self.builder(**self.config(quality))
+        model.name = self.name
+        model.quality = None if self.variable_rate else self._key(quality)
+        return model
+
+
+REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in REGISTRY:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise LicError(f"unknown model {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def shipped(spec: ModelSpec) -> list[int]:
+    """Qualities of `spec` whose weights ship in the package (key 0 for a variable-rate model)."""
+    return [
+        k for k in spec.configs if (spec.weights_path(None if spec.variable_rate else k)).exists()
+    ]
+
+
+def save_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Write the model's state dict as safetensors (tensors only, nothing executable)."""
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path))
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load safetensors weights into `model`; a mismatch is a clear LicError."""
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError) as error:
+        raise LicError(f"cannot read weights {path}: {error}") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise LicError(
+            f"weights {path} do not fit {getattr(model, 'name', 'this model')}"
+        ) from None
+
+
+def weights_digest(model: torch.nn.Module) -> bytes:
+    """8-byte digest of the model's parameters, written into every .lic header."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.digest()[:8]
+
+
+def load(
+    name: str, quality: float | None = None, weights: str | Path | None = None
+) -> torch.nn.Module:
+    """Build model `name` at `quality`, load its weights (shipped unless `weights` is given),
+    build its coder tables and put it in eval mode."""
+    spec = get_spec(name)
+    model = spec.build(quality)
+    path = Path(weights) if weights is not None else spec.weights_path(quality)
+    if not path.exists():
+        if weights is None:
+            raise LicError(
+                f"no shipped weights for {name}"
+                + ("" if spec.variable_rate else f" at quality {quality}")
+                + "; train them with `lic train` and pass --weights"
+            )
+        raise LicError(f"weights file {path} does not exist")
+    load_weights(model, path)
+    model.eval()
+    model.update()
+    return model

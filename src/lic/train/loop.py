@@ -1,0 +1,270 @@
+"""`lic train`: the training loop, read top to bottom.
+
+One step: draw a batch of crops, pick each image's quality (the fixed one, or for a
+variable-rate model a random integer quality 1–8 so that every gain vector trains, Cui et al.
+2021 sec. 3.3), run the model under bf16 autocast (likelihoods stay float32 inside the entropy
+models), take L = R + λ·D, clip gradients, step; then one step of the auxiliary loss on the
+factorized densities' quantiles with its own optimizer.
+
+Checkpoints hold model, both optimizers, step, and the states of both random generators, so a
+resumed run continues exactly as an uninterrupted one. Under `torchrun` the model is wrapped in
+DistributedDataParallel (gloo on the CPU, nccl on GPUs); each rank draws its own crops.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from lic.models.registry import get_spec, load_weights, save_weights
+from lic.train.data import CropSampler, image_files, load_photo
+from lic.train.loss import LAMBDAS, rd_loss
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; stored in its checkpoint and its log."""
+
+    model: str
+    data: str
+    out: str
+    quality: int | None = None
+    lmbda: float | None = None
+    metric: str = "mse"
+    steps: int = 100_000
+    batch: int = 8
+    crop: int = 128
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    decay_at: float = 0.9
+    clip: float = 1.0
+    bf16: bool = True
+    threads: int | None = None
+    seed: int = 0
+    init: str | None = None
+    holdout: int = 0
+    max_short_side: int | None = 768
+    checkpoint_every: int = 500
+    val_every: int = 1000
+    log_every: int = 50
+    channels: tuple[int, int] | None = None
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def _build(config: TrainConfig) -> torch.nn.Module:
+    spec = get_spec(config.model)
+    quality = None if spec.variable_rate else (config.quality or 1)
+    model = spec.build(quality)
+    if config.channels is not None:
+        kwargs = dict(spec.config(quality), N=config.channels[0], M=config.channels[1])
+        model = spec.builder(**kwargs)
+        model.name, model.quality = spec.name, None if spec.variable_rate else quality
+    if config.init:
+        load_weights(model, config.init)
+    return model
+
+
+def _qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g: torch.Generator):
+    """(quality passed to the model, λ per image)."""
+    lambdas = torch.tensor(LAMBDAS[config.metric])
+    if model.variable_rate:
+        q = torch.randint(1, model.rate_points + 1, (batch,), generator=g)
+        return q.float(), lambdas[q - 1]
+    lmbda = config.lmbda if config.lmbda is not None else float(lambdas[(config.quality or 1) - 1])
+    return None, torch.full((batch,), lmbda)
+
+
+def _learning_rate(config: TrainConfig, step: int) -> float:
+    """Constant, then ×0.1 for the last (1 − decay_at) of the steps."""
+    return config.lr * (0.1 if step >= config.decay_at * config.steps else 1.0)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, images: list[torch.Tensor], metric: str) -> dict:
+    """Estimated bpp and PSNR (rounded latents) on held-out images, per quality point."""
+    model.eval()
+    points = range(1, model.rate_points + 1) if model.variable_rate else [None]
+    result = {}
+    for q in points:
+        bpp, psnr = [], []
+        for x in images:
+            out = model(x, q)
+            pixels = x.shape[2] * x.shape[3]
+            bits = sum(float((-torch.log2(p)).sum()) for p in out.likelihoods.values())
+            mse = float((out.x_hat.clamp(0, 1) - x).pow(2).mean())
+            bpp.append(bits / pixels)
+            psnr.append(10 * math.log10(1 / max(mse, 1e-10)))
+        result[str(q or "fixed")] = {"bpp": sum(bpp) / len(bpp), "psnr": sum(psnr) / len(psnr)}
+    model.train()
+    return result
+
+
+def _val_images(files: list[Path], stride: int) -> list[torch.Tensor]:
+    images = []
+    for f in files:
+        a = torch.from_numpy(load_photo(f, 512)).permute(2, 0, 1).float().div(255)
+        h, w = a.shape[1] // stride * stride, a.shape[2] // stride * stride
+        images.append(a[None, :, :h, :w])
+    return images
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training; returns the checkpoint path."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank = dist.get_rank() if distributed else 0
+    torch.set_num_threads(config.threads or os.cpu_count() or 1)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = out / "checkpoint.pt"
+
+    torch.manual_seed(config.seed + rank)
+    model = _build(config).to(device).to(memory_format=torch.channels_last)
+    aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
+    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    optimizer = torch.optim.Adam(main_params, lr=config.lr)
+    aux_optimizer = torch.optim.Adam(aux_params, lr=config.aux_lr)
+
+    files = image_files(config.data)
+    train_files = files[: len(files) - config.holdout] if config.holdout else files
+    sampler = CropSampler.from_folder(
+        train_files, config.crop, config.seed + 1000 * rank, config.max_short_side
+    )
+    val_images = (
+        _val_images(files[len(files) - config.holdout :], model.stride) if config.holdout else []
+    )
+    quality_generator = torch.Generator().manual_seed(config.seed + 7 + rank)
+
+    step = 0
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        step = state["step"]
+        torch.set_rng_state(state["rng"])
+        sampler.generator.set_state(state["sampler_rng"])
+        quality_generator.set_state(state["quality_rng"])
+
+    net = model
+    if distributed:
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            model, [n for n, _ in model.named_parameters() if n.endswith("quantiles")]
+        )
+        net = DistributedDataParallel(model)
+
+    def save() -> None:
+        if rank != 0:
+            return
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "aux_optimizer": aux_optimizer.state_dict(),
+            "step": step,
+            "rng": torch.get_rng_state(),
+            "sampler_rng": sampler.generator.get_state(),
+            "quality_rng": quality_generator.get_state(),
+            "config": json.dumps(asdict(config)),
+        }
+        tmp = checkpoint_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(checkpoint_path)
+
+    log = open(out / "log.jsonl", "a") if rank == 0 else None
+    if rank == 0:
+        print(
+            f"training {config.model} on {len(sampler.photos)} photos "
+            f"({sampler.skipped} smaller than {config.crop}² skipped), from step {step}",
+            flush=True,
+        )
+    progress = None
+    if config.progress and rank == 0:
+        from tqdm import tqdm
+
+        progress = tqdm(total=config.steps, initial=step, dynamic_ncols=True, mininterval=5)
+    model.train()
+    started, started_step = time.perf_counter(), step
+    while step < config.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(config, step)
+        x = sampler.batch(config.batch).to(device)
+        quality, lmbda = _qualities(model, config, config.batch, quality_generator)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            output = net(x, quality)
+        loss, bpp, mse = rd_loss(
+            output.x_hat, x, output.likelihoods, lmbda.to(device), config.metric
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(main_params, config.clip)
+        optimizer.step()
+
+        aux = model.aux_loss()
+        aux_optimizer.zero_grad(set_to_none=True)
+        aux.backward()
+        if distributed:
+            for p in aux_params:
+                dist.all_reduce(p.grad)
+                p.grad /= dist.get_world_size()
+        aux_optimizer.step()
+        step += 1
+
+        if rank == 0 and (step % config.log_every == 0 or step == config.steps):
+            rate = (step - started_step) / (time.perf_counter() - started)
+            psnr = float((10 * torch.log10(1 / mse.clamp(min=1e-10))).mean())
+            record = {
+                "step": step,
+                "loss": float(loss.detach()),
+                "bpp": float(bpp.mean()),
+                "psnr": psnr,
+                "aux": float(aux.detach()),
+                "steps_per_s": rate,
+            }
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            if progress is not None:
+                progress.set_postfix(
+                    loss=f"{record['loss']:.3f}",
+                    bpp=f"{record['bpp']:.3f}",
+                    psnr=f"{psnr:.2f}",
+                    steps_s=f"{rate:.2f}",
+                )
+        if progress is not None:
+            progress.update(1)
+        if val_images and rank == 0 and step % config.val_every == 0:
+            log.write(
+                json.dumps({"step": step, "val": validate(model, val_images, config.metric)}) + "\n"
+            )
+            log.flush()
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save()
+    if progress is not None:
+        progress.close()
+    if distributed:
+        dist.destroy_process_group()
+    return checkpoint_path
+
+
+def export(checkpoint: str | Path, out: str | Path) -> None:
+    """Write the model weights of a training checkpoint as safetensors (nothing else)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    config = TrainConfig(
+        **{
+            k: tuple(v) if k == "channels" and v else v
+            for k, v in json.loads(state["config"]).items()
+        }
+    )
+    model = _build(TrainConfig(**{**asdict(config), "init": None}))
+    model.load_state_dict(state["model"])
+    save_weights(model, out)

@@ -1,0 +1,148 @@
+"""The `lic` command end to end: round trips, and one clear line for every bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic.bitstream import Header, pack
+from lic.models.registry import get_spec, save_weights
+from tests.conftest import synthetic_photo
+
+MODEL = "bmshj2018-hyperprior-vr"
+
+
+def lic(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lic", *map(str, args)],
+        capture_output=True,
+        input=stdin,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """Untrained weights of the registered architecture: the CLI path is what is tested."""
+    folder = tmp_path_factory.mktemp("weights")
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = get_spec(MODEL).build(None)
+        path = folder / f"w{seed}.safetensors"
+        save_weights(model, path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory, weights):
+    folder = tmp_path_factory.mktemp("cli")
+    png = folder / "photo.png"
+    Image.fromarray(synthetic_photo(45, 70)).save(png)
+    result = lic("compress", png, "--model", MODEL, "--quality", 3.5, "--weights", weights[0])
+    assert result.returncode == 0, result.stderr
+    return png, folder / "photo.lic"
+
+
+def _one_line_error(result: subprocess.CompletedProcess) -> str:
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("lic: error: "), err
+    return err
+
+
+def test_compress_then_decompress(encoded, weights, tmp_path):
+    png, lic_file = encoded
+    out = tmp_path / "out.png"
+    result = lic("decompress", lic_file, "-o", out, "--weights", weights[0])
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == Image.open(png).size
+
+
+def test_info_reports_the_real_bpp(encoded):
+    _, lic_file = encoded
+    result = lic("info", lic_file)
+    assert result.returncode == 0
+    bpp = 8 * lic_file.stat().st_size / (45 * 70)
+    assert f"bpp:      {bpp:.4f}" in result.stdout.decode()
+    assert "quality:  3.5" in result.stdout.decode()
+
+
+def test_stdout_and_stdin(encoded, weights):
+    png, lic_file = encoded
+    result = lic(
+        "compress", png, "-o", "-", "--model", MODEL, "--quality", 3.5, "--weights", weights[0]
+    )
+    assert result.returncode == 0 and result.stdout == lic_file.read_bytes()
+    result = lic("decompress", "-", "-o", "-", "--weights", weights[0], stdin=result.stdout)
+    assert result.returncode == 0 and result.stdout.startswith(b"\x89PNG")
+
+
+def test_truncated_file(encoded, weights, tmp_path):
+    data = encoded[1].read_bytes()
+    for cut in (1, 10, len(data) // 2, len(data) - 1):
+        bad = tmp_path / "cut.lic"
+        bad.write_bytes(data[:cut])
+        _one_line_error(lic("decompress", bad, "--weights", weights[0]))
+
+
+def test_flipped_byte(encoded, weights, tmp_path):
+    data = bytearray(encoded[1].read_bytes())
+    data[len(data) // 2] ^= 0x01
+    bad = tmp_path / "flip.lic"
+    bad.write_bytes(bytes(data))
+    assert "checksum" in _one_line_error(lic("decompress", bad, "--weights", weights[0]))
+
+
+def test_empty_file(tmp_path):
+    bad = tmp_path / "empty.lic"
+    bad.write_bytes(b"")
+    assert "empty" in _one_line_error(lic("decompress", bad))
+
+
+def test_file_written_with_other_weights(encoded, weights):
+    assert "weights" in _one_line_error(lic("decompress", encoded[1], "--weights", weights[1]))
+
+
+def test_giant_header(tmp_path):
+    header = Header(MODEL, 4.0, bytes(8), 100_000, 100_000, "RGB", [], [])
+    bad = tmp_path / "giant.lic"
+    bad.write_bytes(pack(header, []))
+    assert "exceeds" in _one_line_error(lic("decompress", bad))
+
+
+def test_non_image_input(tmp_path, weights):
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is not an image\n")
+    assert "cannot read" in _one_line_error(lic("compress", fake, "--weights", weights[0]))
+    assert "cannot read" in _one_line_error(lic("compress", tmp_path / "missing.png"))
+
+
+def test_wrong_model_and_quality(encoded, weights):
+    png, _ = encoded
+    assert "unknown model" in _one_line_error(lic("compress", png, "--model", "nope"))
+    assert "quality" in _one_line_error(
+        lic("compress", png, "--model", MODEL, "--quality", 9, "--weights", weights[0])
+    )
+
+
+def test_a_valid_file_of_an_unknown_model(tmp_path):
+    header = Header("somebody-else", 1.0, bytes(8), 10, 10, "RGB", [(1, 1, 1)], [4])
+    bad = tmp_path / "other.lic"
+    bad.write_bytes(pack(header, [bytes(4)]))
+    assert "unknown model" in _one_line_error(lic("decompress", bad))
+
+
+def test_greyscale_round_trip(tmp_path, weights):
+    png = tmp_path / "grey.png"
+    Image.fromarray(synthetic_photo(30, 33)[:, :, 1], "L").save(png)
+    assert lic("compress", png, "--weights", weights[0]).returncode == 0
+    result = lic(
+        "decompress", tmp_path / "grey.lic", "-o", tmp_path / "g.png", "--weights", weights[0]
+    )
+    assert result.returncode == 0 and Image.open(tmp_path / "g.png").mode == "L"
+    assert np.asarray(Image.open(tmp_path / "g.png")).shape == (30, 33)

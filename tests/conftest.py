@@ -1,0 +1,57 @@
+"""Shared fixtures: tiny models, synthetic photo-like images, the Kodak folder when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic.models import FactorizedPrior, ScaleHyperprior
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+KODAK = SHARED / "data" / "kodak"
+
+
+def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A uint8 RGB image with smooth regions, edges and texture, like a small photo."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = np.stack(
+        [
+            128 + 90 * np.sin(xx / 17 + rng.uniform(0, 6)),
+            128 + 90 * np.cos(yy / 23 + rng.uniform(0, 6)),
+            128 + 60 * np.sin((xx + yy) / 31),
+        ],
+        -1,
+    )
+    base[(xx - width / 2) ** 2 + (yy - height / 2) ** 2 < (min(height, width) / 4) ** 2] *= 0.5
+    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+
+
+def tiny(cls: type, rate_points: int = 0, seed: int = 0) -> torch.nn.Module:
+    """A small model in eval mode, its name set as the registry would."""
+    torch.manual_seed(seed)
+    model = cls(N=16, M=24, rate_points=rate_points).eval()
+    model.name = "tiny-" + cls.__name__
+    model.quality = None if rate_points else 1
+    return model
+
+
+@pytest.fixture(params=[FactorizedPrior, ScaleHyperprior], ids=["factorized", "hyperprior"])
+def tiny_model(request) -> torch.nn.Module:
+    return tiny(request.param)
+
+
+@pytest.fixture
+def photo() -> Image.Image:
+    return Image.fromarray(synthetic_photo(96, 160))
+
+
+@pytest.fixture
+def kodak() -> Path:
+    if not (KODAK / "kodim01.png").exists():
+        pytest.skip(f"Kodak images not found at {KODAK} (../shared is absent)")
+    return KODAK

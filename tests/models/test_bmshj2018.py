@@ -1,0 +1,132 @@
+"""Exact round trips, decoding determinism and coding efficiency of the Ballé 2018 models."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lic.codec import pad
+from lic.coding import Decoder
+from lic.errors import LicError
+from lic.models import FactorizedPrior, ScaleHyperprior
+from tests.conftest import synthetic_photo, tiny
+
+
+def _image(height: int, width: int, stride: int) -> torch.Tensor:
+    x = torch.from_numpy(synthetic_photo(height, width)).permute(2, 0, 1)[None].float() / 255
+    return pad(x, stride)
+
+
+def _y_symbols(model, x, quality=None) -> np.ndarray:
+    """The encoder's quantized y as integers (what the y stream must give back)."""
+    q = model.quality_tensor(quality, 1)
+    return model.entropy_y.symbols(model.gain("y", model.analysis(x), q))
+
+
+@pytest.mark.parametrize("size", [(67, 131), (1, 1), (64, 64)])
+@pytest.mark.parametrize("rate_points,quality", [(0, None), (8, 3.5), (8, 8.0)])
+def test_decoded_latents_and_image_equal_the_encoders(tiny_model, size, rate_points, quality):
+    model = tiny(type(tiny_model), rate_points)
+    x = _image(*size, model.stride)
+    with torch.no_grad():
+        expected = model(x, quality).x_hat.clamp(0, 1)
+        symbols = _y_symbols(model, x, quality)
+    compressed = model.compress(x, quality)
+    # The y stream decodes to exactly the encoder's symbols...
+    if isinstance(model, ScaleHyperprior):
+        z_hat = model.entropy_z.dequantize(
+            Decoder(compressed.streams[1]).decode(
+                model.entropy_z.indices((1, *compressed.shapes[1])), model.entropy_z.tables
+            )
+        )
+        indices = model.entropy_y.indices(model._scales(z_hat, model.quality_tensor(quality, 1)))
+        decoded = Decoder(compressed.streams[0]).decode(indices, model.entropy_y.tables)
+    else:
+        decoded = Decoder(compressed.streams[0]).decode(
+            model.entropy_y.indices((1, *compressed.shapes[0])), model.entropy_y.tables
+        )
+    assert np.array_equal(decoded, symbols)
+    # ... and the image equals the eval-mode reconstruction of forward().
+    x_hat = model.decompress(compressed.streams, compressed.shapes, quality)
+    assert torch.equal(x_hat, expected)
+
+
+def test_compressing_twice_gives_the_same_bytes(tiny_model):
+    x = _image(70, 90, tiny_model.stride)
+    assert tiny_model.compress(x).streams == tiny_model.compress(x).streams
+
+
+def test_decoding_does_not_depend_on_the_thread_count(tmp_path):
+    """A file written with 1 torch thread decodes to the same 8-bit image with 2 threads.
+
+    (GDN's channel sum may round differently with another thread count, by ~1e-8: the symbols
+    are identical, and so is the 8-bit image the user gets.)"""
+    script = """
+import sys, torch, numpy as np
+sys.path.insert(0, {root!r})
+from tests.conftest import tiny
+from lic.models import ScaleHyperprior
+from lic.codec import pad
+torch.set_num_threads(int(sys.argv[1]))
+model = tiny(ScaleHyperprior)
+if sys.argv[2] == "encode":
+    from tests.conftest import synthetic_photo
+    x = pad(torch.from_numpy(synthetic_photo(130, 200)).permute(2, 0, 1)[None].float() / 255, 64)
+    c = model.compress(x)
+    torch.save({{"streams": c.streams, "shapes": c.shapes}}, sys.argv[3])
+else:
+    c = torch.load(sys.argv[3])
+    x_hat = model.decompress(c["streams"], c["shapes"])
+    np.save(sys.argv[4], torch.round(x_hat * 255).to(torch.uint8).numpy())
+"""
+    root = str(Path(__file__).resolve().parents[2])
+    path = tmp_path / "run.py"
+    path.write_text(script.format(root=root))
+    streams = tmp_path / "streams.pt"
+    subprocess.run([sys.executable, path, "1", "encode", streams], check=True)
+    outputs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"x{threads}.npy"
+        subprocess.run([sys.executable, path, threads, "decode", streams, out], check=True)
+        outputs.append(np.load(out))
+    assert np.array_equal(outputs[0], outputs[1]) and outputs[0].std() > 0
+
+
+@pytest.mark.parametrize("cls", [FactorizedPrior, ScaleHyperprior])
+def test_payload_matches_the_estimated_rate(cls):
+    """On a photo-sized input the streams are within 1% (+ a few bytes) of Σ −log2 p."""
+    model = tiny(cls)
+    with torch.no_grad():  # spread the latents so that they cost a realistic number of bits
+        model.analysis[-1].weight.mul_(8)
+    x = _image(512, 768, model.stride)
+    with torch.no_grad():
+        likelihoods = model(x).likelihoods
+    bits = sum(float(-torch.log2(p).sum()) for p in likelihoods.values())
+    payload = sum(len(s) for s in model.compress(x).streams)
+    assert bits / 8 * 0.995 <= payload <= bits / 8 * 1.01 + 8 * len(likelihoods), (
+        payload,
+        bits / 8,
+    )
+
+
+def test_forward_returns_likelihoods_of_every_latent():
+    model = tiny(ScaleHyperprior).train()
+    out = model(_image(64, 64, 64))
+    assert set(out.likelihoods) == {"y", "z"}
+    assert out.likelihoods["y"].shape == (1, 24, 4, 4) and out.likelihoods["z"].shape == (
+        1,
+        16,
+        1,
+        1,
+    )
+    assert all(torch.all((p > 0) & (p <= 1)) for p in out.likelihoods.values())
+
+
+def test_quality_is_validated():
+    with pytest.raises(LicError):
+        tiny(ScaleHyperprior, 8).compress(_image(64, 64, 64), 9.0)
+    with pytest.raises(LicError):
+        tiny(ScaleHyperprior).compress(_image(64, 64, 64), 3.0)

@@ -1,0 +1,130 @@
+"""Training: the loss, exact resumption, the crop sampler, DDP under torchrun, export."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from lic.train import TrainConfig, export, train
+from lic.train.data import CropSampler
+from lic.train.loss import LAMBDAS, rd_loss
+from tests.conftest import synthetic_photo
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(4):
+        Image.fromarray(synthetic_photo(80 + 8 * i, 96, seed=i)).save(folder / f"p{i}.png")
+    Image.fromarray(synthetic_photo(20, 20)).save(folder / "small.png")  # below the crop
+    return folder
+
+
+def _config(photos: Path, out: Path, steps: int, **kw) -> TrainConfig:
+    base = dict(
+        model="bmshj2018-hyperprior-vr",
+        data=str(photos),
+        out=str(out),
+        steps=steps,
+        batch=2,
+        crop=64,
+        channels=(8, 12),
+        threads=1,
+        checkpoint_every=100,
+        log_every=1,
+        progress=False,
+        max_short_side=None,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def test_rd_loss_is_lambda_distortion_plus_rate():
+    x = torch.rand(2, 3, 8, 8)
+    x_hat = x + 0.01
+    likelihoods = {"y": torch.full((2, 4, 2, 2), 0.5), "z": torch.full((2, 2, 1, 1), 0.25)}
+    lmbda = torch.tensor([0.01, 0.1])
+    loss, bpp, mse = rd_loss(x_hat, x, likelihoods, lmbda)
+    expected_bpp = (16 * 1 + 2 * 2) / 64
+    assert torch.allclose(bpp, torch.full((2,), expected_bpp))
+    assert torch.allclose(loss, (lmbda * 255**2 * 1e-4 + expected_bpp).mean(), rtol=1e-4)
+    assert LAMBDAS["mse"][0] == 0.0018 and LAMBDAS["mse"][-1] == 0.18
+
+
+def test_resume_continues_exactly(photos, tmp_path):
+    straight = train(_config(photos, tmp_path / "a", 4))
+    train(_config(photos, tmp_path / "b", 2))
+    resumed = train(_config(photos, tmp_path / "b", 4))
+    a = torch.load(straight, weights_only=True)
+    b = torch.load(resumed, weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+
+
+def test_training_lowers_the_loss(photos, tmp_path):
+    train(_config(photos, tmp_path / "run", 60, lr=1e-3, bf16=True, quality=None))
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    first = sum(r["loss"] for r in log[:10]) / 10
+    last = sum(r["loss"] for r in log[-10:]) / 10
+    assert last < 0.7 * first, (first, last)
+
+
+def test_crop_sampler_skips_small_images_and_is_seeded(photos):
+    files = sorted(photos.iterdir())
+    a = CropSampler.from_folder(files, 64, seed=3, max_short_side=None)
+    b = CropSampler.from_folder(files, 64, seed=3, max_short_side=None)
+    assert a.skipped == 1
+    batch = a.batch(3)
+    assert batch.shape == (3, 3, 64, 64) and 0 <= batch.min() and batch.max() <= 1
+    assert torch.equal(batch, b.batch(3))
+
+
+def test_export_writes_safetensors_of_the_model(photos, tmp_path):
+    checkpoint = train(_config(photos, tmp_path / "run", 1))
+    export(checkpoint, tmp_path / "w.safetensors")
+    state = load_file(tmp_path / "w.safetensors")
+    saved = torch.load(checkpoint, weights_only=True)["model"]
+    assert set(state) == set(saved) and all(torch.equal(state[k], saved[k]) for k in state)
+
+
+def test_ddp_with_two_processes_under_torchrun(photos, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "lic",
+        "train",
+        "--model",
+        "bmshj2018-hyperprior-vr",
+        "--data",
+        str(photos),
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--crop",
+        "64",
+        "--channels",
+        "8",
+        "12",
+        "--threads",
+        "1",
+        "--no-progress",
+    ]
+    result = subprocess.run(command, capture_output=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 3
