@@ -146,3 +146,13 @@ def test_greyscale_round_trip(tmp_path, weights):
     )
     assert result.returncode == 0 and Image.open(tmp_path / "g.png").mode == "L"
     assert np.asarray(Image.open(tmp_path / "g.png")).shape == (30, 33)
+
+
+def test_size_target_on_the_command_line(encoded, weights, tmp_path):
+    png, _ = encoded
+    out = tmp_path / "small.lic"
+    err = _one_line_error(lic("compress", png, "--size", "10", "-o", out, "--weights", weights[0]))
+    assert "cannot fit" in err and not out.exists()
+    result = lic("compress", png, "--size", "2KB", "-o", out, "--weights", weights[0])
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size <= 2000

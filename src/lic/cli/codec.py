@@ -11,6 +11,13 @@ from lic.bitstream import unpack
 from lic.codec import DEFAULT_MODEL, DEFAULT_QUALITY, decode, encode, model_for, open_image
 from lic.errors import LicError
 from lic.models.registry import REGISTRY, shipped
+from lic.ratecontrol import (
+    Result,
+    compress_to_bpp,
+    compress_to_psnr,
+    compress_to_size,
+    parse_size,
+)
 
 
 def _read(path: str) -> bytes:
@@ -35,13 +42,24 @@ def _write(path: str, data: bytes) -> None:
 
 def run_compress(args: argparse.Namespace) -> None:
     image = open_image(_read(args.input)) if args.input == "-" else open_image(args.input)
-    model, quality = model_for(args.model, args.quality, args.weights)
-    data = encode(model, image, quality)
+    quality = DEFAULT_QUALITY if args.quality is None else args.quality
+    model, model_quality = model_for(args.model, quality, args.weights)
+    if args.size is not None:
+        result = compress_to_size(model, image, parse_size(args.size))
+    elif args.bpp is not None:
+        result = compress_to_bpp(model, image, args.bpp)
+    elif args.psnr is not None:
+        result = compress_to_psnr(model, image, args.psnr)
+    else:
+        result = Result(encode(model, image, model_quality), quality)
     out = args.output or str(Path(args.input).with_suffix(".lic"))
-    _write(out, data)
+    _write(out, result.data)
     if out != "-":
-        bpp = 8 * len(data) / (image.width * image.height)
-        print(f"{out}: {len(data)} bytes, {bpp:.4f} bpp", file=sys.stderr)
+        bpp = 8 * len(result.data) / (image.width * image.height)
+        print(
+            f"{out}: {len(result.data)} bytes, {bpp:.4f} bpp, quality {result.quality:.3f}",
+            file=sys.stderr,
+        )
 
 
 def run_decompress(args: argparse.Namespace) -> None:
@@ -84,12 +102,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="image file, or - for standard input")
     p.add_argument("-o", "--output", help="output .lic (default: INPUT with .lic; - for stdout)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
-    p.add_argument(
+    target = p.add_mutually_exclusive_group()
+    target.add_argument(
         "--quality",
         type=float,
-        default=DEFAULT_QUALITY,
         help="1–8, higher is better; continuous for variable-rate models (default 4)",
     )
+    target.add_argument("--size", help="largest file that fits, e.g. 50KB, 48KiB, 12000")
+    target.add_argument("--bpp", type=float, help="largest file of at most this many bits/pixel")
+    target.add_argument("--psnr", type=float, help="smallest file reaching this PSNR (dB)")
     p.add_argument("--weights", help="safetensors weights instead of the shipped ones")
     p.set_defaults(run=run_compress)
 

@@ -1,0 +1,122 @@
+"""Compress to a target: a file size, a bit rate or a PSNR, by searching the quality.
+
+For a variable-rate model (gain units, `lic.layers.GainUnit`) the coded size and the PSNR grow
+with the continuous quality q ∈ [1, R]. Bisection on q, each step a real encode (and, for a PSNR
+target, a real decode), finds the best file that meets the target: the largest q whose file is
+no larger than asked, or the smallest q whose decoded PSNR reaches the target. A target beyond
+what q = 1 or q = R gives is reported, never silently missed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from lic.codec import decode, encode
+from lic.errors import LicError
+from lic.evaluate.metrics import psnr
+
+_UNITS = {"": 1, "B": 1, "KB": 1000, "KIB": 1024, "MB": 1000**2, "MIB": 1024**2}
+
+
+def parse_size(text: str) -> int:
+    """'50KB' → 50000 bytes, '48KiB' → 49152, '1200' → 1200."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).upper() not in _UNITS:
+        raise LicError(f"cannot read the size {text!r}: use e.g. 50KB, 48KiB or 1200 (bytes)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+@dataclass
+class Result:
+    data: bytes
+    quality: float
+
+
+def _search(
+    model: torch.nn.Module,
+    image: Image.Image,
+    meets: Callable[[bytes], bool],
+    want_high: bool,
+    steps: int,
+) -> Result | None:
+    """Bisection over q for a monotone predicate `meets`.
+
+    want_high: the predicate holds for low q (a size bound) and the highest such q is best;
+    otherwise it holds for high q (a quality bound) and the lowest such q is best.
+    """
+    low, high = 1.0, float(model.rate_points)
+    best: Result | None = None
+    edge = low if want_high else high
+    data = encode(model, image, edge)
+    if not meets(data):
+        return None
+    best = Result(data, edge)
+    other = high if want_high else low
+    data = encode(model, image, other)
+    if meets(data):
+        return Result(data, other)
+    for _ in range(steps):
+        middle = (low + high) / 2
+        data = encode(model, image, middle)
+        if meets(data):
+            best = Result(data, middle)
+        if meets(data) == want_high:
+            low = middle
+        else:
+            high = middle
+    return best
+
+
+def compress_to_size(
+    model: torch.nn.Module, image: Image.Image, max_bytes: int, steps: int = 12
+) -> Result:
+    """The largest-quality file of at most `max_bytes` bytes."""
+    _require_variable_rate(model)
+    result = _search(model, image, lambda data: len(data) <= max_bytes, True, steps)
+    if result is None:
+        smallest = len(encode(model, image, 1.0))
+        raise LicError(
+            f"cannot fit {max_bytes} bytes: the smallest file at quality 1 is {smallest} bytes"
+        )
+    return result
+
+
+def compress_to_bpp(
+    model: torch.nn.Module, image: Image.Image, bpp: float, steps: int = 12
+) -> Result:
+    """The largest-quality file of at most `bpp` bits per pixel (header included)."""
+    return compress_to_size(model, image, int(bpp * image.width * image.height / 8), steps)
+
+
+def compress_to_psnr(
+    model: torch.nn.Module, image: Image.Image, target: float, steps: int = 12
+) -> Result:
+    """The smallest file whose decoded image reaches `target` dB PSNR (RGB, 8-bit)."""
+    _require_variable_rate(model)
+    reference = np.array(image.convert("RGB"))
+
+    def meets(data: bytes) -> bool:
+        return psnr(reference, np.array(decode(data, model).convert("RGB"))) >= target
+
+    result = _search(model, image, meets, False, steps)
+    if result is None:
+        best = psnr(
+            reference,
+            np.array(decode(encode(model, image, float(model.rate_points)), model).convert("RGB")),
+        )
+        raise LicError(f"cannot reach {target} dB: the best quality gives {best:.2f} dB")
+    return result
+
+
+def _require_variable_rate(model: torch.nn.Module) -> None:
+    if not model.variable_rate:
+        raise LicError(
+            f"{model.name} has a fixed rate: size, bpp and PSNR targets need a "
+            "variable-rate model such as bmshj2018-hyperprior-vr"
+        )
