@@ -20,9 +20,20 @@ def trained(tmp_path_factory) -> torch.nn.Module:
     folder = tmp_path_factory.mktemp("rc")
     for i in range(3):
         Image.fromarray(synthetic_photo(96, 96, seed=i)).save(folder / f"p{i}.png")
-    config = TrainConfig(model="bmshj2018-hyperprior-vr", data=str(folder), out=str(folder / "run"),
-                         steps=120, batch=4, crop=64, channels=(16, 24), lr=2e-3, threads=2,
-                         progress=False, max_short_side=None, log_every=1000)
+    config = TrainConfig(
+        model="bmshj2018-hyperprior-vr",
+        data=str(folder),
+        out=str(folder / "run"),
+        steps=120,
+        batch=4,
+        crop=64,
+        channels=(16, 24),
+        lr=2e-3,
+        threads=2,
+        progress=False,
+        max_short_side=None,
+        log_every=1000,
+    )
     export(train(config), folder / "w.safetensors")
     spec = get_spec("bmshj2018-hyperprior-vr")
     model = spec.builder(N=16, M=24, rate_points=8)

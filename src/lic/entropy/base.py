@@ -15,10 +15,11 @@ from lic.layers import lower_bound
 
 
 def quantize(x: torch.Tensor, noisy: bool, offset: torch.Tensor | float = 0.0) -> torch.Tensor:
-    """x + U(−½, ½) when `noisy` (training), else round(x − offset) + offset."""
+    """x + U(−½, ½) when `noisy` (training), else round(x − offset) + offset (NCHW layout)."""
     if noisy:
         return x + torch.empty_like(x).uniform_(-0.5, 0.5)
-    return torch.round(x - offset) + offset
+    # Contiguous like the decoder's ŷ: a convolution may round differently on another layout.
+    return (torch.round(x - offset) + offset).contiguous()
 
 
 class EntropyModel(nn.Module):

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lic.coding import TableSet, pmf_with_tail
+from lic.coding import Decoder, Encoder, TableSet, pmf_with_tail
 from lic.entropy.base import EntropyModel, quantize
 
 
@@ -128,3 +128,13 @@ class FactorizedDensity(EntropyModel):
     def dequantize(self, symbols: np.ndarray) -> torch.Tensor:
         """ẑ = symbols + median."""
         return torch.from_numpy(symbols).float() + self.medians.reshape(1, -1, 1, 1)
+
+    def compress(self, encoder: Encoder, z: torch.Tensor) -> torch.Tensor:
+        """Code round(z − median) per channel; returns ẑ."""
+        symbols = self.symbols(z)
+        encoder.encode(symbols, self.indices(symbols.shape), self.tables)
+        return self.dequantize(symbols)
+
+    def decompress(self, decoder: Decoder, shape: tuple[int, ...]) -> torch.Tensor:
+        """Decode ẑ of shape [1, C, H, W]."""
+        return self.dequantize(decoder.decode(self.indices(shape), self.tables))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from lic.coding import TableSet, pmf_with_tail
+from lic.coding import Decoder, Encoder, TableSet, pmf_with_tail
 from lic.entropy.base import EntropyModel, quantize
 from lic.layers import lower_bound
 
@@ -105,3 +105,36 @@ class GaussianConditional(EntropyModel):
         """ŷ = symbols + μ."""
         y_hat = torch.from_numpy(np.ascontiguousarray(symbols)).float()
         return y_hat if means is None else y_hat + means.float()
+
+    def compress(
+        self,
+        encoder: Encoder,
+        y: torch.Tensor,
+        scales: torch.Tensor,
+        means: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Code round(y − μ) under σ (only where `mask` is true, in raster order); returns ŷ."""
+        symbols, indices = self.symbols(y, means), self.indices(scales)
+        if mask is not None:
+            keep = np.broadcast_to(mask.numpy(), symbols.shape)
+            symbols, indices = symbols[keep], indices[keep]
+        encoder.encode(symbols, indices, self.tables)
+        return self.dequantize(self.symbols(y, means), means)
+
+    def decompress(
+        self,
+        decoder: Decoder,
+        scales: torch.Tensor,
+        means: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Decode ŷ of the shape of `scales` (zeros outside `mask`)."""
+        indices = self.indices(scales)
+        if mask is None:
+            return self.dequantize(decoder.decode(indices, self.tables), means)
+        keep = np.broadcast_to(mask.numpy(), indices.shape)
+        symbols = np.zeros(indices.shape, dtype=np.int64)
+        symbols[keep] = decoder.decode(indices[keep], self.tables)
+        y_hat = self.dequantize(symbols, means)
+        return torch.where(torch.from_numpy(keep.copy()), y_hat, torch.zeros(()))

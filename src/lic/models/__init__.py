@@ -1,8 +1,11 @@
 """Models, one file per paper, and the registry that names them."""
 
-from lic.models import bmshj2018
+from lic.models import bmshj2018, he2021, mbt2018, minnen2020
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.bmshj2018 import FactorizedPrior, ScaleHyperprior
+from lic.models.he2021 import Checkerboard
+from lic.models.mbt2018 import MeanScaleHyperprior
+from lic.models.minnen2020 import ChannelSlices
 from lic.models.registry import REGISTRY, ModelSpec, get_spec, load, register
 
 __all__ = [
@@ -13,7 +16,13 @@ __all__ = [
     "ModelOutput",
     "ModelSpec",
     "ScaleHyperprior",
+    "ChannelSlices",
+    "Checkerboard",
+    "MeanScaleHyperprior",
     "bmshj2018",
+    "he2021",
+    "mbt2018",
+    "minnen2020",
     "get_spec",
     "load",
     "register",

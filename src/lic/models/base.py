@@ -3,7 +3,8 @@
 A model is a `torch.nn.Module` with three faces:
 - `forward(x, quality)` for training: the reconstruction and the likelihood of every latent;
 - `compress(x, quality)`: the latents' entropy-coded streams and shapes;
-- `decompress(streams, shapes, quality)`: the reconstruction from those streams.
+- `decompress(streams, shapes, quality)`: the reconstruction from those streams (models
+  implement `decode_latents`, which gives back exactly the encoder's quantized y).
 Images are float tensors in [0, 1] of shape [1, 3, H, W] with H and W multiples of `stride`
 (`lic.codec` pads and crops). Models built with `rate_points > 0` are variable-rate (gain
 units, Cui et al. 2021): `quality` is then a float in [1, rate_points], else it must be None.
@@ -27,6 +28,7 @@ class ModelOutput:
 
     x_hat: torch.Tensor
     likelihoods: dict[str, torch.Tensor]
+    y_hat: torch.Tensor
 
 
 @dataclass
@@ -90,6 +92,23 @@ class CompressionModel(nn.Module):
         losses = [m.aux_loss() for m in self.modules() if isinstance(m, FactorizedDensity)]
         return torch.stack(losses).sum() if losses else torch.zeros(())
 
+    def fit_quantiles(self, steps: int = 1000, lr: float = 0.5) -> float:
+        """Minimize the auxiliary loss over the quantiles alone, the densities frozen.
+
+        Training moves the quantiles slowly (aux learning rate 1e-3); exporting runs this so the
+        coder tables' bounds sit at the tail_mass points. Returns the final auxiliary loss.
+        """
+        quantiles = [m.quantiles for m in self.modules() if isinstance(m, FactorizedDensity)]
+        optimizer = torch.optim.Adam(quantiles, lr=lr)
+        for _ in range(steps):
+            loss = self.aux_loss()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        for p in quantiles:
+            p.grad = None
+        return float(self.aux_loss().detach())
+
     def update(self) -> None:
         """Rebuild every coder table now (they are also rebuilt lazily when stale)."""
         for model in self.entropy_models():
@@ -105,7 +124,17 @@ class CompressionModel(nn.Module):
     def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
         raise NotImplementedError
 
+    def decode_latents(
+        self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
+    ) -> torch.Tensor:
+        """ŷ (gain applied) from the streams: exactly the encoder's quantized y."""
+        raise NotImplementedError
+
+    @torch.no_grad()
     def decompress(
         self, streams: list[bytes], shapes: list[tuple[int, ...]], quality: float | None = None
     ) -> torch.Tensor:
-        raise NotImplementedError
+        """The reconstruction g_s(ŷ), clamped to [0, 1]."""
+        q = self.quality_tensor(quality, 1)
+        y_hat = self.decode_latents(streams, shapes, q)
+        return self.synthesis(self.inverse_gain("y", y_hat, q)).clamp(0, 1)

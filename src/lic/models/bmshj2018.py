@@ -11,7 +11,6 @@ codes z so, and y with a zero-mean Gaussian whose σ per element comes from h_s(
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -40,19 +39,6 @@ def synthesis_transform(N: int, M: int) -> nn.Sequential:
     )
 
 
-def _factorized_encode(density: FactorizedDensity, z_hat: torch.Tensor) -> bytes:
-    encoder = Encoder()
-    encoder.encode(density.symbols(z_hat), density.indices(z_hat.shape), density.tables)
-    return encoder.finish()
-
-
-def _factorized_decode(
-    density: FactorizedDensity, stream: bytes, shape: tuple[int, ...]
-) -> torch.Tensor:
-    symbols = Decoder(stream).decode(density.indices((1, *shape)), density.tables)
-    return density.dequantize(symbols)
-
-
 class FactorizedPrior(CompressionModel):
     """bmshj2018-factorized: y coded with the fully factorized density."""
 
@@ -74,25 +60,29 @@ class FactorizedPrior(CompressionModel):
         y = self.gain("y", self.analysis(x), q)
         y_hat, y_likelihood = self.entropy_y(y)
         x_hat = self.synthesis(self.inverse_gain("y", y_hat, q))
-        return ModelOutput(x_hat, {"y": y_likelihood})
+        return ModelOutput(x_hat, {"y": y_likelihood}, y_hat)
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
         q = self.quality_tensor(quality, x.shape[0])
         y = self.gain("y", self.analysis(x), q)
-        return Compressed([_factorized_encode(self.entropy_y, y)], [tuple(y.shape[1:])])
+        encoder = Encoder()
+        self.entropy_y.compress(encoder, y)
+        return Compressed([encoder.finish()], [tuple(y.shape[1:])])
 
-    @torch.no_grad()
-    def decompress(
-        self, streams: list[bytes], shapes: list[tuple[int, ...]], quality: float | None = None
+    def decode_latents(
+        self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
     ) -> torch.Tensor:
-        q = self.quality_tensor(quality, 1)
-        y_hat = _factorized_decode(self.entropy_y, streams[0], shapes[0])
-        return self.synthesis(self.inverse_gain("y", y_hat, q)).clamp(0, 1)
+        return self.entropy_y.decompress(Decoder(streams[0]), (1, *shapes[0]))
 
 
 class ScaleHyperprior(CompressionModel):
-    """bmshj2018-hyperprior: z = h_a(|y|) gives the σ of a zero-mean Gaussian per element of y."""
+    """bmshj2018-hyperprior: z = h_a(|y|) gives the σ of a zero-mean Gaussian per element of y.
+
+    Also the skeleton of every hyperprior model: subclasses change `hyper_input`, the
+    transforms, and the three faces of coding y given the hyper-synthesis output
+    (`y_forward`, `y_compress`, `y_decompress`).
+    """
 
     stride = 64
 
@@ -120,40 +110,54 @@ class ScaleHyperprior(CompressionModel):
     def latent_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
         return [(self.M, height // 16, width // 16), (self.N, height // 64, width // 64)]
 
-    def _scales(self, z_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+    def hyper_input(self, y: torch.Tensor) -> torch.Tensor:
+        """What h_a sees: |y| here (the scales alone are modelled)."""
+        return torch.abs(y)
+
+    def hyper(self, z_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """The hyper-synthesis output for ẑ."""
         return self.hyper_synthesis(self.inverse_gain("z", z_hat, q))
+
+    def y_forward(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ŷ, p(ŷ)) given the hyper output: noisy in training, rounded as coded in eval."""
+        return self.entropy_y(y, hyper)
+
+    def y_compress(self, encoder: Encoder, y: torch.Tensor, hyper: torch.Tensor) -> None:
+        self.entropy_y.compress(encoder, y, hyper)
+
+    def y_decompress(self, decoder: Decoder, hyper: torch.Tensor) -> torch.Tensor:
+        return self.entropy_y.decompress(decoder, hyper)
+
+    def _latents(
+        self, x: torch.Tensor, q: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.gain("y", self.analysis(x), q)
+        return y, self.gain("z", self.hyper_analysis(self.hyper_input(y)), q)
 
     def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
         q = self.quality_tensor(quality, x.shape[0])
-        y = self.gain("y", self.analysis(x), q)
-        z = self.gain("z", self.hyper_analysis(torch.abs(y)), q)
+        y, z = self._latents(x, q)
         z_hat, z_likelihood = self.entropy_z(z)
-        y_hat, y_likelihood = self.entropy_y(y, self._scales(z_hat, q))
+        y_hat, y_likelihood = self.y_forward(y, self.hyper(z_hat, q))
         x_hat = self.synthesis(self.inverse_gain("y", y_hat, q))
-        return ModelOutput(x_hat, {"y": y_likelihood, "z": z_likelihood})
+        return ModelOutput(x_hat, {"y": y_likelihood, "z": z_likelihood}, y_hat)
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
         q = self.quality_tensor(quality, x.shape[0])
-        y = self.gain("y", self.analysis(x), q)
-        z = self.gain("z", self.hyper_analysis(torch.abs(y)), q)
-        z_stream = _factorized_encode(self.entropy_z, z)
-        z_hat = self.entropy_z.dequantize(self.entropy_z.symbols(z))
-        indices = self.entropy_y.indices(self._scales(z_hat, q))
-        encoder = Encoder()
-        encoder.encode(self.entropy_y.symbols(y), indices, self.entropy_y.tables)
-        return Compressed([encoder.finish(), z_stream], [tuple(y.shape[1:]), tuple(z.shape[1:])])
+        y, z = self._latents(x, q)
+        z_encoder, y_encoder = Encoder(), Encoder()
+        z_hat = self.entropy_z.compress(z_encoder, z)
+        self.y_compress(y_encoder, y, self.hyper(z_hat, q))
+        return Compressed(
+            [y_encoder.finish(), z_encoder.finish()], [tuple(y.shape[1:]), tuple(z.shape[1:])]
+        )
 
-    @torch.no_grad()
-    def decompress(
-        self, streams: list[bytes], shapes: list[tuple[int, ...]], quality: float | None = None
+    def decode_latents(
+        self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
     ) -> torch.Tensor:
-        q = self.quality_tensor(quality, 1)
-        z_hat = _factorized_decode(self.entropy_z, streams[1], shapes[1])
-        indices = self.entropy_y.indices(self._scales(z_hat, q))
-        symbols = Decoder(streams[0]).decode(indices, self.entropy_y.tables)
-        y_hat = self.entropy_y.dequantize(np.asarray(symbols))
-        return self.synthesis(self.inverse_gain("y", y_hat, q)).clamp(0, 1)
+        z_hat = self.entropy_z.decompress(Decoder(streams[1]), (1, *shapes[1]))
+        return self.y_decompress(Decoder(streams[0]), self.hyper(z_hat, q))
 
 
 # Ballé et al. 2018 use N=128, M=192 for the low rates and N=192, M=320 for the high ones; the

@@ -1,4 +1,4 @@
-"""Exact round trips, decoding determinism and coding efficiency of the Ballé 2018 models."""
+"""Exact round trips, decoding determinism and coding efficiency of every model."""
 
 import subprocess
 import sys
@@ -9,10 +9,22 @@ import pytest
 import torch
 
 from lic.codec import pad
-from lic.coding import Decoder
 from lic.errors import LicError
-from lic.models import FactorizedPrior, ScaleHyperprior
+from lic.models import (
+    ChannelSlices,
+    Checkerboard,
+    FactorizedPrior,
+    MeanScaleHyperprior,
+    ScaleHyperprior,
+)
 from tests.conftest import synthetic_photo, tiny
+
+MODELS = [FactorizedPrior, ScaleHyperprior, MeanScaleHyperprior, Checkerboard, ChannelSlices]
+
+
+@pytest.fixture(params=MODELS, ids=lambda cls: cls.__name__)
+def model_class(request) -> type:
+    return request.param
 
 
 def _image(height: int, width: int, stride: int) -> torch.Tensor:
@@ -20,43 +32,28 @@ def _image(height: int, width: int, stride: int) -> torch.Tensor:
     return pad(x, stride)
 
 
-def _y_symbols(model, x, quality=None) -> np.ndarray:
-    """The encoder's quantized y as integers (what the y stream must give back)."""
-    q = model.quality_tensor(quality, 1)
-    return model.entropy_y.symbols(model.gain("y", model.analysis(x), q))
-
-
 @pytest.mark.parametrize("size", [(67, 131), (1, 1), (64, 64)])
 @pytest.mark.parametrize("rate_points,quality", [(0, None), (8, 3.5), (8, 8.0)])
-def test_decoded_latents_and_image_equal_the_encoders(tiny_model, size, rate_points, quality):
-    model = tiny(type(tiny_model), rate_points)
+def test_decoded_latents_and_image_equal_the_encoders(model_class, size, rate_points, quality):
+    model = tiny(model_class, rate_points)
     x = _image(*size, model.stride)
     with torch.no_grad():
-        expected = model(x, quality).x_hat.clamp(0, 1)
-        symbols = _y_symbols(model, x, quality)
+        expected = model(x, quality)
     compressed = model.compress(x, quality)
-    # The y stream decodes to exactly the encoder's symbols...
-    if isinstance(model, ScaleHyperprior):
-        z_hat = model.entropy_z.dequantize(
-            Decoder(compressed.streams[1]).decode(
-                model.entropy_z.indices((1, *compressed.shapes[1])), model.entropy_z.tables
-            )
-        )
-        indices = model.entropy_y.indices(model._scales(z_hat, model.quality_tensor(quality, 1)))
-        decoded = Decoder(compressed.streams[0]).decode(indices, model.entropy_y.tables)
-    else:
-        decoded = Decoder(compressed.streams[0]).decode(
-            model.entropy_y.indices((1, *compressed.shapes[0])), model.entropy_y.tables
-        )
-    assert np.array_equal(decoded, symbols)
+    # The streams give back exactly the encoder's quantized latents ...
+    y_hat = model.decode_latents(
+        compressed.streams, compressed.shapes, model.quality_tensor(quality, 1)
+    )
+    assert torch.equal(y_hat, expected.y_hat)
     # ... and the image equals the eval-mode reconstruction of forward().
     x_hat = model.decompress(compressed.streams, compressed.shapes, quality)
-    assert torch.equal(x_hat, expected)
+    assert torch.equal(x_hat, expected.x_hat.clamp(0, 1))
 
 
-def test_compressing_twice_gives_the_same_bytes(tiny_model):
-    x = _image(70, 90, tiny_model.stride)
-    assert tiny_model.compress(x).streams == tiny_model.compress(x).streams
+def test_compressing_twice_gives_the_same_bytes(model_class):
+    model = tiny(model_class)
+    x = _image(70, 90, model.stride)
+    assert model.compress(x).streams == model.compress(x).streams
 
 
 def test_decoding_does_not_depend_on_the_thread_count(tmp_path):
@@ -95,21 +92,22 @@ else:
     assert np.array_equal(outputs[0], outputs[1]) and outputs[0].std() > 0
 
 
-@pytest.mark.parametrize("cls", [FactorizedPrior, ScaleHyperprior])
-def test_payload_matches_the_estimated_rate(cls):
-    """On a photo-sized input the streams are within 1% (+ a few bytes) of Σ −log2 p."""
-    model = tiny(cls)
+def test_payload_matches_the_estimated_rate(model_class):
+    """On a photo-sized input the streams are within 1% (+ a few bytes) of Σ −log2 p.
+
+    (The coder may come in slightly under the estimate of an untrained model: σ rounded up to
+    the scale table makes its badly predicted symbols cheaper. tests/coding checks the coder
+    against its own tables exactly.)"""
+    model = tiny(model_class)
     with torch.no_grad():  # spread the latents so that they cost a realistic number of bits
-        model.analysis[-1].weight.mul_(8)
+        model.analysis[-1].weight.mul_(4)
+    model.fit_quantiles()  # as `lic export` does: table bounds at the tails
     x = _image(512, 768, model.stride)
     with torch.no_grad():
         likelihoods = model(x).likelihoods
-    bits = sum(float(-torch.log2(p).sum()) for p in likelihoods.values())
+    estimate = sum(float(-torch.log2(p).sum()) for p in likelihoods.values()) / 8
     payload = sum(len(s) for s in model.compress(x).streams)
-    assert bits / 8 * 0.995 <= payload <= bits / 8 * 1.01 + 8 * len(likelihoods), (
-        payload,
-        bits / 8,
-    )
+    assert 0.98 * estimate <= payload <= 1.01 * estimate + 8 * len(likelihoods), (payload, estimate)
 
 
 def test_forward_returns_likelihoods_of_every_latent():

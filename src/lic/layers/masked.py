@@ -1,0 +1,48 @@
+"""Masked convolutions for context models: the kernel sees only already-decoded latents.
+
+- "raster" (mask type A of van den Oord et al. 2016, used by Minnen et al. 2018 sec. 3): the
+  rows above the centre, and the positions left of it on its row; never the centre itself.
+- "checkerboard" (He et al. 2021, sec. 3.2): the positions at odd Manhattan distance from the
+  centre, i.e. the other phase of the checkerboard; the centre's own phase is never seen.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def context_mask(kernel_size: int, kind: str) -> torch.Tensor:
+    """The 0/1 mask [k, k] of a `kind` context ("raster" or "checkerboard")."""
+    k = kernel_size
+    if kind == "raster":
+        mask = torch.zeros(k, k)
+        mask[: k // 2] = 1
+        mask[k // 2, : k // 2] = 1
+        return mask
+    if kind == "checkerboard":
+        i, j = torch.meshgrid(torch.arange(k), torch.arange(k), indexing="ij")
+        return ((i + j) % 2 == 1).float()
+    raise ValueError(f"unknown context kind {kind!r}")
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A stride-1 'same' convolution whose kernel is multiplied by a context mask."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 5, kind: str = "raster"
+    ):
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        self.register_buffer("mask", context_mask(kernel_size, kind), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(
+            x, self.weight * self.mask.to(self.weight.dtype), self.bias, padding=self.padding
+        )
+
+
+def checkerboard(height: int, width: int, anchor: bool) -> torch.Tensor:
+    """[1, 1, H, W] boolean mask of the anchors ((h + w) even) or of the non-anchors."""
+    h, w = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return (((h + w) % 2 == 0) == anchor)[None, None]
