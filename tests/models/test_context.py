@@ -3,7 +3,7 @@
 import torch
 
 from lic.layers import MaskedConv2d, checkerboard
-from lic.models import ChannelSlices, Checkerboard
+from lic.models import ChannelSlices, Checkerboard, JointAutoregressive
 from tests.conftest import tiny
 
 
@@ -64,3 +64,18 @@ def test_channel_slices_depend_only_on_earlier_slices():
         assert all(torch.equal(moved[j], base[j]) for j in range(i + 1))
         if i + 1 < model.slices:
             assert not torch.equal(moved[i + 1], base[i + 1])
+
+
+def test_sequential_coding_context_equals_the_parallel_training_context():
+    """The raster loop (12-tap window per position) computes what the masked conv computes."""
+    model = tiny(JointAutoregressive)
+    y = torch.randn(1, 24, 5, 6) * 3
+    hyper = torch.randn(1, 48, 5, 6)
+    with torch.no_grad():
+        y_hat, scales, means = model._serial(hyper, y=y)
+        context = model.context_prediction(y_hat)
+        parallel = model.entropy_parameters(torch.cat([hyper, context], 1)).chunk(2, 1)
+    assert torch.allclose(scales, parallel[0], atol=1e-5)
+    assert torch.allclose(means, parallel[1], atol=1e-5)
+    # ŷ is y rounded around its (sequentially predicted) mean.
+    assert torch.equal(y_hat, torch.round(y - means) + means)

@@ -14,12 +14,20 @@ from lic.models import (
     ChannelSlices,
     Checkerboard,
     FactorizedPrior,
+    JointAutoregressive,
     MeanScaleHyperprior,
     ScaleHyperprior,
 )
 from tests.conftest import synthetic_photo, tiny
 
-MODELS = [FactorizedPrior, ScaleHyperprior, MeanScaleHyperprior, Checkerboard, ChannelSlices]
+MODELS = [
+    FactorizedPrior,
+    ScaleHyperprior,
+    MeanScaleHyperprior,
+    JointAutoregressive,
+    Checkerboard,
+    ChannelSlices,
+]
 
 
 @pytest.fixture(params=MODELS, ids=lambda cls: cls.__name__)

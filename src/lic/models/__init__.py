@@ -4,7 +4,7 @@ from lic.models import bmshj2018, he2021, mbt2018, minnen2020
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.bmshj2018 import FactorizedPrior, ScaleHyperprior
 from lic.models.he2021 import Checkerboard
-from lic.models.mbt2018 import MeanScaleHyperprior
+from lic.models.mbt2018 import JointAutoregressive, MeanScaleHyperprior
 from lic.models.minnen2020 import ChannelSlices
 from lic.models.registry import REGISTRY, ModelSpec, get_spec, load, register
 
@@ -13,6 +13,7 @@ __all__ = [
     "Compressed",
     "CompressionModel",
     "FactorizedPrior",
+    "JointAutoregressive",
     "ModelOutput",
     "ModelSpec",
     "ScaleHyperprior",

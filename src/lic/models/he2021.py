@@ -11,24 +11,12 @@ set to zero at the anchors (eq. 6). Decoding is two parallel passes, not H·W se
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from lic.coding import Decoder, Encoder
 from lic.entropy import quantize
 from lic.layers import MaskedConv2d, checkerboard
-from lic.models.mbt2018 import MeanScaleHyperprior
+from lic.models.mbt2018 import MeanScaleHyperprior, entropy_parameters
 from lic.models.registry import ModelSpec, register
-
-
-def entropy_parameters(M: int) -> nn.Sequential:
-    """1×1 convolutions from [hyper (2M), context (2M)] to (σ, μ) (Minnen et al. 2018, fig. 4)."""
-    return nn.Sequential(
-        nn.Conv2d(M * 4, M * 10 // 3, 1),
-        nn.LeakyReLU(inplace=True),
-        nn.Conv2d(M * 10 // 3, M * 8 // 3, 1),
-        nn.LeakyReLU(inplace=True),
-        nn.Conv2d(M * 8 // 3, M * 2, 1),
-    )
 
 
 class Checkerboard(MeanScaleHyperprior):
