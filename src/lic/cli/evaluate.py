@@ -95,19 +95,34 @@ def run_bench_command(args: argparse.Namespace) -> None:
         array = np.stack([(xx / 3) % 256, (yy / 2) % 256, ((xx + yy) / 5) % 256], -1)
         image = Image.fromarray(array.astype(np.uint8))
     rows = run_bench(args.model, image, args.quality, args.repeats)
+    reference = {r["model"]: r["decode_s"] for r in rows}.get("bmshj2018-hyperprior")
+    print(f"{image.width}×{image.height}, quality {args.quality:g}, median of {args.repeats}")
     for row in rows:
-        line = f"{row['model']:26s} encode {row['encode_s']:.3f} s  decode {row['decode_s']:.3f} s"
+        line = (
+            f"{row['model']:24s} encode {row['encode_s']:6.3f} s  decode {row['decode_s']:6.3f} s"
+        )
+        if reference:
+            line += f"  decode/hyperprior {row['decode_s'] / reference:5.2f}"
         if "compressai_encode_s" in row:
             line += (
-                f"  | CompressAI encode {row['compressai_encode_s']:.3f} s decode "
-                f"{row['compressai_decode_s']:.3f} s  ratio {row['encode_ratio']:.2f}/"
-                f"{row['decode_ratio']:.2f}"
+                f"  | CompressAI {row['compressai_encode_s']:6.3f}"
+                f" / {row['compressai_decode_s']:6.3f} s"
+                f"  lic/CompressAI {row['encode_ratio']:.2f} / {row['decode_ratio']:.2f}"
             )
-        else:
-            line += "  | CompressAI not installed"
         print(line)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+
+
+BENCH_MODELS = (
+    "bmshj2018-factorized",
+    "bmshj2018-hyperprior",
+    "bmshj2018-hyperprior-vr",
+    "mbt2018-mean",
+    "mbt2018",
+    "he2021-checkerboard",
+    "minnen2020",
+)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -142,7 +157,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_plot)
 
     p = commands.add_parser("bench", help="time compress and decompress of whole models")
-    p.add_argument("--model", nargs="+", default=["bmshj2018-factorized", "bmshj2018-hyperprior"])
+    p.add_argument("--model", nargs="+", default=list(BENCH_MODELS))
     p.add_argument("--image", help="photo to code (default: a synthetic 768×512 image)")
     p.add_argument("--quality", type=float, default=4)
     p.add_argument("--repeats", type=int, default=5)

@@ -26,6 +26,8 @@ COMPRESSAI_TWINS = {
     "bmshj2018-factorized": "bmshj2018_factorized",
     "bmshj2018-hyperprior": "bmshj2018_hyperprior",
     "bmshj2018-hyperprior-vr": "bmshj2018_hyperprior",
+    "mbt2018-mean": "mbt2018_mean",
+    "mbt2018": "mbt2018",
 }
 
 

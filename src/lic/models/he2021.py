@@ -72,7 +72,7 @@ class Checkerboard(MeanScaleHyperprior):
         return torch.where(anchor, anchors_hat, rest)
 
 
-_SIZES = {q: {"N": 192, "M": 192} if q <= 4 else {"N": 192, "M": 320} for q in range(1, 9)}
+_SIZES = {q: {"N": 128, "M": 192} if q <= 4 else {"N": 192, "M": 320} for q in range(1, 9)}
 
 register(ModelSpec("he2021-checkerboard", Checkerboard, _SIZES))
 register(

@@ -91,7 +91,7 @@ class ChannelSlices(MeanScaleHyperprior):
 
 
 _SIZES = {
-    q: {"N": 192, "M": 192} if q <= 4 else {"N": 192, "M": 320, "slices": 10} for q in range(1, 9)
+    q: {"N": 128, "M": 192} if q <= 4 else {"N": 192, "M": 320, "slices": 10} for q in range(1, 9)
 }
 
 register(ModelSpec("minnen2020", ChannelSlices, _SIZES))
