@@ -182,6 +182,8 @@ def train(config: TrainConfig) -> Path:
         tmp.replace(checkpoint_path)
 
     log = open(out / "log.jsonl", "a") if rank == 0 else None
+    if log is not None:  # marks where this process starts, for the training record
+        log.write(json.dumps({"start": step, "time": time.time(), "lr": config.lr}) + "\n")
     if rank == 0:
         print(
             f"training {config.model} on {len(sampler.photos)} photos "
@@ -230,6 +232,8 @@ def train(config: TrainConfig) -> Path:
                 "psnr": psnr,
                 "aux": float(aux.detach()),
                 "steps_per_s": rate,
+                "time": time.time(),
+                "cpu_s": time.process_time(),
             }
             log.write(json.dumps(record) + "\n")
             log.flush()
