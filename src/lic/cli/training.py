@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 
 from lic.train import TrainConfig, export, train
 
 
 def run_train(args: argparse.Namespace) -> None:
-    config = TrainConfig(
-        model=args.model,
-        data=args.data,
-        out=args.out,
-        quality=args.quality,
-        lmbda=args.lmbda,
-        metric=args.metric,
-        steps=args.steps,
-        batch=args.batch,
-        crop=args.crop,
-        lr=args.lr,
-        decay_at=args.decay_at,
+    options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    options.update(
         bf16=not args.fp32,
-        threads=args.threads,
-        seed=args.seed,
-        init=args.init,
-        holdout=args.holdout,
-        checkpoint_every=args.checkpoint_every,
-        val_every=args.val_every,
-        log_every=args.log_every,
         channels=tuple(args.channels) if args.channels else None,
         progress=not args.no_progress,
     )
-    path = train(config)
+    path = train(TrainConfig(**options))
     print(f"checkpoint: {path}")
 
 

@@ -44,49 +44,35 @@ class Anchor:
         return [t for t in self.tools() if shutil.which(t) is None]
 
 
+def _jpeg(name: str, sampling: str) -> Anchor:
+    """JPEG with libjpeg-turbo at chroma sampling `sampling` (2x2 = 4:2:0, 1x1 = 4:4:4)."""
+    return Anchor(
+        f"jpeg-{name}",
+        f"JPEG {name[0]}:{name[1]}:{name[2]}, libjpeg-turbo cjpeg -optimize",
+        ".jpg",
+        "ppm",
+        (
+            "cjpeg",
+            "-quality",
+            "{q}",
+            "-sample",
+            sampling,
+            "-optimize",
+            "-outfile",
+            "{enc}",
+            "{src}",
+        ),
+        ("djpeg", "-outfile", "{dec}", "{enc}"),
+        ".ppm",
+        (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+    )
+
+
 ANCHORS = {
     a.name: a
     for a in [
-        Anchor(
-            "jpeg-420",
-            "JPEG 4:2:0, libjpeg-turbo cjpeg -optimize",
-            ".jpg",
-            "ppm",
-            (
-                "cjpeg",
-                "-quality",
-                "{q}",
-                "-sample",
-                "2x2",
-                "-optimize",
-                "-outfile",
-                "{enc}",
-                "{src}",
-            ),
-            ("djpeg", "-outfile", "{dec}", "{enc}"),
-            ".ppm",
-            (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
-        ),
-        Anchor(
-            "jpeg-444",
-            "JPEG 4:4:4, libjpeg-turbo cjpeg -optimize",
-            ".jpg",
-            "ppm",
-            (
-                "cjpeg",
-                "-quality",
-                "{q}",
-                "-sample",
-                "1x1",
-                "-optimize",
-                "-outfile",
-                "{enc}",
-                "{src}",
-            ),
-            ("djpeg", "-outfile", "{dec}", "{enc}"),
-            ".ppm",
-            (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
-        ),
+        _jpeg("420", "2x2"),
+        _jpeg("444", "1x1"),
         Anchor(
             "webp",
             "WebP, cwebp -m 6",

@@ -16,7 +16,7 @@ from torch import nn
 from lic.coding import Decoder, Encoder
 from lic.layers import conv
 from lic.models.mbt2018 import MeanScaleHyperprior
-from lic.models.registry import ModelSpec, register
+from lic.models.registry import register_family
 
 
 def slice_transform(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -94,12 +94,4 @@ _SIZES = {
     q: {"N": 128, "M": 192} if q <= 4 else {"N": 192, "M": 320, "slices": 10} for q in range(1, 9)
 }
 
-register(ModelSpec("minnen2020", ChannelSlices, _SIZES))
-register(
-    ModelSpec(
-        "minnen2020-vr",
-        ChannelSlices,
-        {0: {"N": 128, "M": 192, "rate_points": 8}},
-        variable_rate=True,
-    )
-)
+register_family("minnen2020", ChannelSlices, _SIZES)

@@ -66,6 +66,18 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+#: The variable-rate variant's size: the low-rate transforms, eight gain vectors.
+VARIABLE_RATE_CONFIG = {"N": 128, "M": 192, "rate_points": 8}
+
+
+def register_family(
+    name: str, builder: Callable[..., Any], sizes: dict[int, dict[str, Any]]
+) -> None:
+    """Register `name` at fixed qualities 1–8 and its variable-rate variant `name-vr`."""
+    register(ModelSpec(name, builder, sizes))
+    register(ModelSpec(f"{name}-vr", builder, {0: VARIABLE_RATE_CONFIG}, variable_rate=True))
+
+
 def get_spec(name: str) -> ModelSpec:
     try:
         return REGISTRY[name]

@@ -255,7 +255,8 @@ def train(config: TrainConfig) -> Path:
             save()
     if progress is not None:
         progress.close()
-    if distributed:
+    if distributed:  # leave together: a rank whose peer has gone aborts in gloo
+        dist.barrier()
         dist.destroy_process_group()
     return checkpoint_path
 
