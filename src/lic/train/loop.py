@@ -262,7 +262,8 @@ def train(config: TrainConfig) -> Path:
 
 
 def export(checkpoint: str | Path, out: str | Path) -> None:
-    """Write the model weights of a training checkpoint as safetensors (nothing else)."""
+    """Write the model weights of a training checkpoint as safetensors (nothing else), after
+    fitting the factorized densities' quantiles to convergence (`fit_quantiles`)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     config = TrainConfig(
         **{
@@ -272,4 +273,5 @@ def export(checkpoint: str | Path, out: str | Path) -> None:
     )
     model = _build(TrainConfig(**{**asdict(config), "init": None}))
     model.load_state_dict(state["model"])
+    model.fit_quantiles()  # the coder tables' bounds at the tails, whatever training reached
     save_weights(model, out)
