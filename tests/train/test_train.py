@@ -138,3 +138,24 @@ def test_ddp_with_two_processes_under_torchrun(photos, tmp_path):
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["step"] == 3
+
+
+def test_ms_ssim_loss_is_lambda_times_one_minus_ms_ssim(photos):
+    from pytorch_msssim import ms_ssim
+
+    x = torch.from_numpy(synthetic_photo(192, 192)).permute(2, 0, 1)[None].float() / 255
+    x_hat = (x + 0.05 * torch.randn_like(x)).clamp(0, 1)
+    likelihoods = {"y": torch.full((1, 4, 2, 2), 0.5)}
+    loss, bpp, _ = rd_loss(x_hat, x, likelihoods, torch.tensor([8.73]), metric="ms-ssim")
+    expected = 8.73 * (1 - ms_ssim(x_hat, x, data_range=1.0)) + 16 / 192**2
+    assert torch.allclose(loss, expected, rtol=1e-5)
+
+
+def test_init_starts_from_exported_weights(photos, tmp_path):
+    export(train(_config(photos, tmp_path / "first", 3)), tmp_path / "w.safetensors")
+    checkpoint = train(
+        _config(photos, tmp_path / "second", 1, init=str(tmp_path / "w.safetensors"), lr=0.0)
+    )
+    start = load_file(tmp_path / "w.safetensors")
+    state = torch.load(checkpoint, weights_only=True)["model"]
+    assert all(torch.equal(state[k], start[k]) for k in start if not k.endswith("quantiles"))
