@@ -159,3 +159,21 @@ def test_init_starts_from_exported_weights(photos, tmp_path):
     start = load_file(tmp_path / "w.safetensors")
     state = torch.load(checkpoint, weights_only=True)["model"]
     assert all(torch.equal(state[k], start[k]) for k in start if not k.endswith("quantiles"))
+
+
+def test_init_from_a_relative_loads_what_fits(photos, tmp_path):
+    """mbt2018-mean starts from the scale hyperprior's transforms (issue: context models)."""
+    export(train(_config(photos, tmp_path / "hp", 1)), tmp_path / "hp.safetensors")
+    config = _config(
+        photos,
+        tmp_path / "mean",
+        1,
+        model="mbt2018-mean-vr",
+        lr=0.0,
+        init=str(tmp_path / "hp.safetensors"),
+    )
+    state = torch.load(train(config), weights_only=True)["model"]
+    start = load_file(tmp_path / "hp.safetensors")
+    assert torch.equal(state["analysis.0.weight"], start["analysis.0.weight"])
+    assert torch.equal(state["synthesis.6.weight"], start["synthesis.6.weight"])
+    assert state["hyper_synthesis.4.weight"].shape != start["hyper_synthesis.4.weight"].shape

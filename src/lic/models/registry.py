@@ -98,18 +98,29 @@ def save_weights(model: torch.nn.Module, path: str | Path) -> None:
     save_file(state, str(path))
 
 
-def load_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """Load safetensors weights into `model`; a mismatch is a clear LicError."""
+def load_weights(model: torch.nn.Module, path: str | Path, partial: bool = False) -> int:
+    """Load safetensors weights into `model`; a mismatch is a clear LicError.
+
+    `partial` loads every tensor whose name and shape match and leaves the rest as they are
+    (to start a model from another's weights, e.g. mbt2018-mean from the scale hyperprior).
+    Returns how many tensors were loaded.
+    """
     try:
         state = load_file(str(path))
     except (OSError, SafetensorError) as error:
         raise LicError(f"cannot read weights {path}: {error}") from None
+    if partial:
+        own = model.state_dict()
+        state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        if not state:
+            raise LicError(f"no tensor of {path} fits {getattr(model, 'name', 'this model')}")
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(state, strict=not partial)
     except RuntimeError:
         raise LicError(
             f"weights {path} do not fit {getattr(model, 'name', 'this model')}"
         ) from None
+    return len(state)
 
 
 def weights_digest(model: torch.nn.Module) -> bytes:

@@ -68,8 +68,9 @@ def _build(config: TrainConfig) -> torch.nn.Module:
         kwargs = dict(spec.config(quality), N=config.channels[0], M=config.channels[1])
         model = spec.builder(**kwargs)
         model.name, model.quality = spec.name, None if spec.variable_rate else quality
-    if config.init:
-        load_weights(model, config.init)
+    if config.init:  # every tensor that fits: the same model, or a relative to start from
+        loaded = load_weights(model, config.init, partial=True)
+        print(f"initialized {loaded} of {len(model.state_dict())} tensors from {config.init}")
     return model
 
 
