@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ from safetensors.torch import load_file, save_file
 from lic.errors import LicError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-QUALITIES = range(1, 9)
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,6 @@ class ModelSpec:
     builder: Callable[..., Any]
     configs: dict[int, dict[str, Any]]
     variable_rate: bool = False
-    description: str = field(default="", compare=False)
 
     def config(self, quality: float | None) -> dict[str, Any]:
         return self.configs[self._key(quality)]

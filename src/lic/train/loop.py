@@ -17,7 +17,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -57,7 +57,6 @@ class TrainConfig:
     log_every: int = 50
     channels: tuple[int, int] | None = None
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def _build(config: TrainConfig) -> torch.nn.Module:
@@ -266,13 +265,11 @@ def export(checkpoint: str | Path, out: str | Path) -> None:
     """Write the model weights of a training checkpoint as safetensors (nothing else), after
     fitting the factorized densities' quantiles to convergence (`fit_quantiles`)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    config = TrainConfig(
-        **{
-            k: tuple(v) if k == "channels" and v else v
-            for k, v in json.loads(state["config"]).items()
-        }
-    )
-    model = _build(TrainConfig(**{**asdict(config), "init": None}))
+    known = {f.name for f in fields(TrainConfig)}
+    saved = {k: v for k, v in json.loads(state["config"]).items() if k in known}
+    if saved.get("channels"):
+        saved["channels"] = tuple(saved["channels"])
+    model = _build(TrainConfig(**{**saved, "init": None}))
     model.load_state_dict(state["model"])
     model.fit_quantiles()  # the coder tables' bounds at the tails, whatever training reached
     save_weights(model, out)
