@@ -58,3 +58,13 @@ def test_a_file_from_other_weights_or_another_model_is_refused(photo):
     other.name = "another-model"
     with pytest.raises(LicError, match="written by"):
         decode(data, other)
+
+
+def test_float_images_in_unit_range_are_scaled_to_8_bits(tiny_model):
+    grey = synthetic_photo(20, 30)[:, :, 0]
+    image = Image.fromarray(grey.astype(np.float32) / 255)  # mode "F", values in [0, 1]
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        x, mode = image_to_tensor(image)
+    assert mode == "L"
+    assert torch.allclose(x[0, 0] * 255, torch.from_numpy(grey).float(), atol=0.5)

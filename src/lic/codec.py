@@ -49,8 +49,12 @@ def image_to_tensor(image: Image.Image) -> tuple[torch.Tensor, str]:
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         warnings.warn(f"{mode} image reduced to 8 bits per sample", LicWarning, stacklevel=2)
         array = np.asarray(image, dtype=np.float64)
-        scale = 255 / 65535 if mode.startswith("I") and array.max() > 255 else 1.0
-        image = Image.fromarray(np.clip(np.round(array * scale), 0, 255).astype(np.uint8), "L")
+        peak = array.max(initial=0.0)
+        # 16-bit samples span 0…65535; float images usually 0…1; 32-bit integers may be 8-bit.
+        scale = 255 / 65535 if mode.startswith("I;16") or peak > 255 else 1.0
+        if mode == "F" and peak <= 1.0:
+            scale = 255.0
+        image = Image.fromarray(np.clip(np.round(array * scale), 0, 255).astype(np.uint8))
     elif "A" in mode or (mode == "P" and "transparency" in image.info):
         warnings.warn(f"{mode} image: the alpha channel is dropped", LicWarning, stacklevel=2)
         image = image.convert("RGBA").convert("RGB") if mode != "LA" else image.convert("L")
@@ -67,7 +71,7 @@ def tensor_to_image(x: torch.Tensor, mode: str) -> Image.Image:
     if mode == "L":
         x = x.mean(0, keepdim=True)
     array = torch.round(x * 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(array[:, :, 0] if mode == "L" else array, mode)
+    return Image.fromarray(array[:, :, 0] if mode == "L" else array)
 
 
 def pad(x: torch.Tensor, stride: int) -> torch.Tensor:
