@@ -20,7 +20,8 @@ def plot_curves(
     for path in paths:
         curve = load_curve(path)
         results = curve["results"]
-        style = "--" if "published" in str(path) else "-"
+        published = "published" in str(path)
+        style, label = ("--", f"{curve['name']} (published)") if published else ("-", curve["name"])
         points = [i for i, b in enumerate(results["bpp"]) if b <= max_bpp]
         bpp = [results["bpp"][i] for i in points]
         for axis, metric in ((left, "psnr-rgb"), (right, "ms-ssim-db")):
@@ -30,7 +31,7 @@ def plot_curves(
                     [results[metric][i] for i in points],
                     style,
                     marker=".",
-                    label=curve["name"],
+                    label=label,
                 )
     left.set(xlabel="bits per pixel", ylabel="PSNR (RGB) [dB]", title=f"{title}: PSNR")
     right.set(xlabel="bits per pixel", ylabel="MS-SSIM [dB]", title=f"{title}: MS-SSIM")
