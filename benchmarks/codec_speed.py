@@ -17,11 +17,4 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if "--image" not in args and KODAK.exists():
         args += ["--image", str(KODAK)]
-    if "--model" not in args:
-        args += [
-            "--model",
-            "bmshj2018-factorized",
-            "bmshj2018-hyperprior",
-            "bmshj2018-hyperprior-vr",
-        ]
     sys.exit(main(["bench", *args]))

@@ -22,7 +22,14 @@ def segments(rows: list[dict]) -> list[dict]:
     found: list[dict] = []
     for row in rows:
         if "start" in row:
-            found.append({"start": row["start"], "end": row["start"], "t0": row.get("time")})
+            found.append(
+                {
+                    "start": row["start"],
+                    "end": row["start"],
+                    "t0": row.get("time"),
+                    "lr": row.get("lr"),
+                }
+            )
             continue
         if not found:
             found.append({"start": 0, "end": 0, "t0": None})
