@@ -17,7 +17,8 @@ def plot_curves(
 ) -> None:
     """Draw every result file's curve into `out`; published files are dashed."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
-    for path in paths:
+    colours = plt.cm.tab20.colors
+    for index, path in enumerate(paths):
         curve = load_curve(path)
         results = curve["results"]
         published = "published" in str(path)
@@ -32,6 +33,8 @@ def plot_curves(
                     style,
                     marker=".",
                     label=label,
+                    color=colours[index % len(colours)],
+                    linewidth=1 if published else 1.6,
                 )
     left.set(xlabel="bits per pixel", ylabel="PSNR (RGB) [dB]", title=f"{title}: PSNR")
     right.set(xlabel="bits per pixel", ylabel="MS-SSIM [dB]", title=f"{title}: MS-SSIM")
