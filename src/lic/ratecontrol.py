@@ -44,33 +44,33 @@ def _search(
     meets: Callable[[bytes], bool],
     want_high: bool,
     steps: int,
-) -> Result | None:
-    """Bisection over q for a monotone predicate `meets`.
+) -> tuple[Result, bool]:
+    """Bisection over q for a monotone predicate `meets`, each q encoded (and tested) once.
 
     want_high: the predicate holds for low q (a size bound) and the highest such q is best;
-    otherwise it holds for high q (a quality bound) and the lowest such q is best.
+    otherwise it holds for high q (a quality bound) and the lowest such q is best. Returns the
+    best file and True, or the file at the most favourable edge and False when even it fails.
     """
     low, high = 1.0, float(model.rate_points)
-    best: Result | None = None
     edge = low if want_high else high
-    data = encode(model, image, edge)
-    if not meets(data):
-        return None
-    best = Result(data, edge)
+    best = Result(encode(model, image, edge), edge)
+    if not meets(best.data):
+        return best, False
     other = high if want_high else low
     data = encode(model, image, other)
     if meets(data):
-        return Result(data, other)
+        return Result(data, other), True
     for _ in range(steps):
         middle = (low + high) / 2
         data = encode(model, image, middle)
-        if meets(data):
+        met = meets(data)
+        if met:
             best = Result(data, middle)
-        if meets(data) == want_high:
+        if met == want_high:
             low = middle
         else:
             high = middle
-    return best
+    return best, True
 
 
 def compress_to_size(
@@ -78,11 +78,11 @@ def compress_to_size(
 ) -> Result:
     """The largest-quality file of at most `max_bytes` bytes."""
     _require_variable_rate(model)
-    result = _search(model, image, lambda data: len(data) <= max_bytes, True, steps)
-    if result is None:
-        smallest = len(encode(model, image, 1.0))
+    result, met = _search(model, image, lambda data: len(data) <= max_bytes, True, steps)
+    if not met:
         raise LicError(
-            f"cannot fit {max_bytes} bytes: the smallest file at quality 1 is {smallest} bytes"
+            f"cannot fit {max_bytes} bytes: the smallest file at quality 1 is "
+            f"{len(result.data)} bytes"
         )
     return result
 
@@ -101,16 +101,14 @@ def compress_to_psnr(
     _require_variable_rate(model)
     reference = np.array(image.convert("RGB"))
 
-    def meets(data: bytes) -> bool:
-        return psnr(reference, np.array(decode(data, model).convert("RGB"))) >= target
+    def decoded_psnr(data: bytes) -> float:
+        return psnr(reference, np.array(decode(data, model).convert("RGB")))
 
-    result = _search(model, image, meets, False, steps)
-    if result is None:
-        best = psnr(
-            reference,
-            np.array(decode(encode(model, image, float(model.rate_points)), model).convert("RGB")),
+    result, met = _search(model, image, lambda data: decoded_psnr(data) >= target, False, steps)
+    if not met:
+        raise LicError(
+            f"cannot reach {target} dB: the best quality gives {decoded_psnr(result.data):.2f} dB"
         )
-        raise LicError(f"cannot reach {target} dB: the best quality gives {best:.2f} dB")
     return result
 
 
