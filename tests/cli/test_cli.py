@@ -156,3 +156,21 @@ def test_size_target_on_the_command_line(encoded, weights, tmp_path):
     result = lic("compress", png, "--size", "2KB", "-o", out, "--weights", weights[0])
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size <= 2000
+
+
+def test_fold_then_code_with_the_fixed_rate_model(encoded, weights, tmp_path):
+    png, _ = encoded
+    folded = tmp_path / "q3.safetensors"
+    result = lic("fold", "--model", MODEL, "--quality", 3, "--weights", weights[0], "-o", folded)
+    assert result.returncode == 0, result.stderr
+    fixed, variable = tmp_path / "fixed.lic", tmp_path / "variable.lic"
+    model = MODEL.removesuffix("-vr")
+    args = ("--quality", 3, "--model", model, "--weights", folded, "-o", fixed)
+    assert lic("compress", png, *args).returncode == 0
+    args = ("--quality", 3, "--model", MODEL, "--weights", weights[0], "-o", variable)
+    assert lic("compress", png, *args).returncode == 0
+    # Same latents and streams; only the header's model name and quality field differ.
+    assert abs(fixed.stat().st_size - variable.stat().st_size) <= 8
+    assert "do not fold" in _one_line_error(
+        lic("fold", "--model", MODEL, "--quality", 7, "--weights", weights[0], "-o", folded)
+    )

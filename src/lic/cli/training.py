@@ -1,10 +1,11 @@
-"""`lic train` and `lic export`."""
+"""`lic train`, `lic export` and `lic fold`."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import fields
 
+from lic.models.registry import fold, save_weights
 from lic.train import TrainConfig, export, train
 
 
@@ -22,6 +23,11 @@ def run_train(args: argparse.Namespace) -> None:
 def run_export(args: argparse.Namespace) -> None:
     export(args.checkpoint, args.output)
     print(f"weights: {args.output}")
+
+
+def run_fold(args: argparse.Namespace) -> None:
+    save_weights(fold(args.model, args.quality, args.weights), args.output)
+    print(f"weights: {args.output} ({args.model.removesuffix('-vr')} at quality {args.quality})")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -53,3 +59,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(run=run_export)
+
+    p = commands.add_parser(
+        "fold", help="fixed-rate weights from a variable-rate model at one quality"
+    )
+    p.add_argument("--model", required=True, help="a variable-rate model (NAME-vr)")
+    p.add_argument("--quality", type=int, required=True)
+    p.add_argument("--weights", help="variable-rate weights (default: the shipped ones)")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(run=run_fold)

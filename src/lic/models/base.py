@@ -44,6 +44,9 @@ class CompressionModel(nn.Module):
 
     #: Total down-sampling factor from the image to the deepest latent.
     stride: int = 16
+    #: Where each gained latent is made and consumed: latent → (producer, consumer), two
+    #: nn.Sequential transforms ending and starting with a (transposed) convolution.
+    gain_sites: dict[str, tuple[str, str]] = {}
 
     def __init__(self, rate_points: int = 0) -> None:
         super().__init__()
@@ -68,6 +71,31 @@ class CompressionModel(nn.Module):
         self, latent: str, x: torch.Tensor, quality: torch.Tensor | None
     ) -> torch.Tensor:
         return x if quality is None else self.gains[latent + "_inverse"](x, quality)
+
+    @torch.no_grad()
+    def fold_gains(self, quality: float) -> dict[str, torch.Tensor]:
+        """The state dict of this variable-rate model's fixed-rate twin at `quality`.
+
+        A gain unit (Cui et al. 2021, sec. 3) multiplies each channel of a latent just after the
+        convolution that makes it and the inverse gain just before the layer that consumes it;
+        both are linear per channel, so the gain folds into the producer's output channels
+        (weight and bias) and the inverse gain into the consumer's input channels. The twin
+        computes the same function without gain units (equal up to float rounding).
+        """
+        q = self.quality_tensor(quality, 1)
+        state = {k: v.clone() for k, v in self.state_dict().items() if not k.startswith("gains.")}
+        for latent, (producer, consumer) in self.gain_sites.items():
+            last = len(getattr(self, producer)) - 1
+            gain = self.gains[latent].gain(q).flatten()
+            inverse = self.gains[latent + "_inverse"].gain(q).flatten()
+            state[f"{producer}.{last}.weight"] *= _channel_scale(
+                getattr(self, producer)[last], gain, out=True
+            )
+            state[f"{producer}.{last}.bias"] *= gain
+            state[f"{consumer}.0.weight"] *= _channel_scale(
+                getattr(self, consumer)[0], inverse, out=False
+            )
+        return state
 
     def quality_tensor(
         self, quality: float | torch.Tensor | None, batch: int
@@ -138,3 +166,12 @@ class CompressionModel(nn.Module):
         q = self.quality_tensor(quality, 1)
         y_hat = self.decode_latents(streams, shapes, q)
         return self.synthesis(self.inverse_gain("y", y_hat, q)).clamp(0, 1)
+
+
+def _channel_scale(layer: nn.Module, scale: torch.Tensor, out: bool) -> torch.Tensor:
+    """`scale` shaped to multiply `layer`'s weight along its output (or input) channels."""
+    if not isinstance(layer, nn.Conv2d | nn.ConvTranspose2d):
+        raise TypeError(f"gains fold only into convolutions, not {type(layer).__name__}")
+    # Conv2d weights are [out, in, k, k]; ConvTranspose2d weights are [in, out, k, k].
+    dim = 0 if out == isinstance(layer, nn.Conv2d) else 1
+    return scale.reshape([-1 if d == dim else 1 for d in range(4)])

@@ -43,6 +43,7 @@ class FactorizedPrior(CompressionModel):
     """bmshj2018-factorized: y coded with the fully factorized density."""
 
     stride = 16
+    gain_sites = {"y": ("analysis", "synthesis")}
 
     def __init__(self, N: int = 128, M: int = 192, rate_points: int = 0) -> None:
         super().__init__(rate_points)
@@ -85,6 +86,7 @@ class ScaleHyperprior(CompressionModel):
     """
 
     stride = 64
+    gain_sites = {"y": ("analysis", "synthesis"), "z": ("hyper_analysis", "hyper_synthesis")}
 
     def __init__(self, N: int = 128, M: int = 192, rate_points: int = 0) -> None:
         super().__init__(rate_points)

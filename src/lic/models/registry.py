@@ -150,3 +150,28 @@ def load(
     model.eval()
     model.update()
     return model
+
+
+def fold(name: str, quality: int, weights: str | Path | None = None) -> torch.nn.Module:
+    """The fixed-rate model that variable-rate model `name` is at integer `quality`.
+
+    The gains are folded into the adjoining convolutions (`CompressionModel.fold_gains`), so the
+    result is model `name` without "-vr", at that quality, computing the same function: a
+    fixed-rate model to ship, to compare with, or to fine-tune at that quality's λ.
+    """
+    spec = get_spec(name)
+    if not spec.variable_rate:
+        raise LicError(f"{name} is not a variable-rate model: nothing to fold")
+    twin = get_spec(name.removesuffix("-vr"))
+    config = {k: v for k, v in spec.config(None).items() if k != "rate_points"}
+    if twin.config(quality) != config:
+        raise LicError(
+            f"{twin.name} at quality {quality} is built with {twin.config(quality)}, "
+            f"{name} with {config}: the weights do not fold into it"
+        )
+    state = load(name, weights=weights).fold_gains(quality)
+    model = twin.build(quality)
+    model.load_state_dict(state)
+    model.eval()
+    model.update()
+    return model

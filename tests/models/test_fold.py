@@ -1,0 +1,55 @@
+"""Folding a variable-rate model's gains into a fixed-rate twin (`lic fold`)."""
+
+import pytest
+import torch
+
+from lic.errors import LicError
+from lic.models.registry import fold, get_spec, load, save_weights
+from tests.conftest import synthetic_photo, tiny
+from tests.models.test_roundtrip import MODELS
+
+
+def _photo(height: int, width: int) -> torch.Tensor:
+    return torch.from_numpy(synthetic_photo(height, width)).permute(2, 0, 1)[None].float() / 255
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("quality", [1.0, 4.5, 8.0])
+def test_folded_twin_computes_what_the_variable_rate_model_does(cls, quality):
+    variable = tiny(cls, rate_points=8)
+    with torch.no_grad():  # gains that differ per channel, so a wrong axis cannot pass
+        for p in variable.gains.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    fixed = tiny(cls)
+    fixed.load_state_dict(variable.fold_gains(quality))
+    x = _photo(64, 64)
+    with torch.no_grad():
+        a, b = variable(x, quality), fixed(x)
+    torch.testing.assert_close(b.x_hat, a.x_hat, rtol=0, atol=1e-4)
+    for key, likelihood in a.likelihoods.items():
+        bits_a, bits_b = -likelihood.log2().sum(), -b.likelihoods[key].log2().sum()
+        torch.testing.assert_close(bits_b, bits_a, rtol=1e-4, atol=1e-2)
+
+
+def test_fold_writes_a_loadable_fixed_rate_model_coding_the_same_streams(tmp_path):
+    spec = get_spec("bmshj2018-hyperprior-vr")
+    weights = spec.weights_path(None)
+    if not weights.exists():
+        torch.manual_seed(0)
+        weights = tmp_path / "vr.safetensors"
+        save_weights(spec.build(None), weights)
+    folded = tmp_path / "q2.safetensors"
+    save_weights(fold(spec.name, 2, weights), folded)
+    fixed = load("bmshj2018-hyperprior", 2, weights=folded)
+    variable = load(spec.name, weights=weights)
+    x = _photo(128, 192)
+    assert fixed.compress(x).streams == variable.compress(x, 2.0).streams
+
+
+def test_fold_refuses_what_does_not_fold():
+    with pytest.raises(LicError, match="not a variable-rate model"):
+        fold("bmshj2018-hyperprior", 2)
+    with pytest.raises(LicError, match="do not fold"):  # quality 6 is built with N=192, M=320
+        fold("bmshj2018-hyperprior-vr", 6)
+    with pytest.raises(LicError, match="fixed qualities"):
+        fold("bmshj2018-hyperprior-vr", 2.5)
