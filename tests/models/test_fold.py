@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lic.errors import LicError
-from lic.models.registry import fold, get_spec, load, save_weights
+from lic.models.registry import fold, folded, get_spec, load, save_weights, weights_digest
 from tests.conftest import synthetic_photo, tiny
 from tests.models.test_roundtrip import MODELS
 
@@ -53,3 +53,15 @@ def test_fold_refuses_what_does_not_fold():
         fold("bmshj2018-hyperprior-vr", 6)
     with pytest.raises(LicError, match="fixed qualities"):
         fold("bmshj2018-hyperprior-vr", 2.5)
+
+
+def test_fixed_qualities_without_weights_are_folded_from_the_shipped_twin():
+    spec = get_spec("bmshj2018-hyperprior")
+    if not get_spec("bmshj2018-hyperprior-vr").weights_path(None).exists():
+        pytest.skip("no shipped bmshj2018-hyperprior-vr weights")
+    # Qualities 1–5 share the variable-rate model's N=128, M=192; 6–8 are N=192, M=320.
+    expected = [q for q in range(1, 6) if not spec.weights_path(q).exists()]
+    assert folded(spec) == expected
+    for q in expected[:1]:
+        assert weights_digest(load(spec.name, q)) == weights_digest(fold(f"{spec.name}-vr", q))
+    assert folded(get_spec("bmshj2018-hyperprior-vr")) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 from lic.bitstream import unpack
 from lic.codec import DEFAULT_MODEL, DEFAULT_QUALITY, decode, encode, model_for, open_image
 from lic.errors import LicError
-from lic.models.registry import REGISTRY, shipped
+from lic.models.registry import REGISTRY, folded, shipped
 from lic.ratecontrol import (
     Result,
     compress_to_bpp,
@@ -87,14 +87,18 @@ def run_info(args: argparse.Namespace) -> None:
 
 def run_models(args: argparse.Namespace) -> None:
     for name, spec in sorted(REGISTRY.items()):
-        weights = shipped(spec)
+        weights, fold = shipped(spec), folded(spec)
         kind = "variable rate 1–8" if spec.variable_rate else "qualities 1–8"
-        ship = (
-            "shipped"
-            if spec.variable_rate and weights
-            else (f"shipped q{','.join(map(str, weights))}" if weights else "no shipped weights")
-        )
-        print(f"{name:28s} {kind:20s} {ship}")
+        notes = []
+        if weights:
+            notes.append("shipped" if spec.variable_rate else f"shipped q{_list(weights)}")
+        if fold:
+            notes.append(f"q{_list(fold)} folded from {name}-vr")
+        print(f"{name:28s} {kind:20s} {'; '.join(notes) or 'no shipped weights'}")
+
+
+def _list(qualities: list[int]) -> str:
+    return ",".join(map(str, sorted(qualities)))
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

@@ -90,6 +90,17 @@ def shipped(spec: ModelSpec) -> list[int]:
     ]
 
 
+def folded(spec: ModelSpec) -> list[int]:
+    """Fixed qualities of `spec` without weights of their own that its variable-rate twin's
+    shipped weights fold into (same N, M and other sizes)."""
+    twin = REGISTRY.get(f"{spec.name}-vr")
+    if spec.variable_rate or twin is None or not shipped(twin):
+        return []
+    config = {k: v for k, v in twin.config(None).items() if k != "rate_points"}
+    own = shipped(spec)
+    return [q for q, c in spec.configs.items() if c == config and q not in own]
+
+
 def save_weights(model: torch.nn.Module, path: str | Path) -> None:
     """Write the model's state dict as safetensors (tensors only, nothing executable)."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -134,10 +145,13 @@ def load(
     name: str, quality: float | None = None, weights: str | Path | None = None
 ) -> torch.nn.Module:
     """Build model `name` at `quality`, load its weights (shipped unless `weights` is given),
-    build its coder tables and put it in eval mode."""
+    build its coder tables and put it in eval mode. A fixed-rate quality without shipped
+    weights of its own is folded from the shipped variable-rate twin where it fits (`fold`)."""
     spec = get_spec(name)
     model = spec.build(quality)
     path = Path(weights) if weights is not None else spec.weights_path(quality)
+    if weights is None and not path.exists() and int(quality or 0) in folded(spec):
+        return fold(f"{name}-vr", int(quality))
     if not path.exists():
         if weights is None:
             raise LicError(
