@@ -53,6 +53,7 @@ def record(run: Path) -> dict:
     cpu = sum(p.get("cpu_s") or p.get("wall_s", 0.0) * threads for p in parts)
     return {
         "model": config["model"],
+        "init": config.get("init"),  # the weights it started from, if any
         "steps": state["step"],
         "batch": config["batch"],
         "crop": config["crop"],
