@@ -16,6 +16,9 @@ from pathlib import Path
 
 import torch
 
+#: Threads of the early processes that logged no CPU time (all of this machine's 2 cores).
+LEGACY_THREADS = 2
+
 
 def segments(rows: list[dict]) -> list[dict]:
     """[{start, end, wall_s, cpu_s}] per training process, from the log lines."""
@@ -48,9 +51,8 @@ def record(run: Path) -> dict:
     config = json.loads(state["config"])
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line]
     parts = segments([r for r in rows if "start" in r or "steps_per_s" in r])
-    threads = config.get("threads") or 2
     wall = sum(p.get("wall_s", 0.0) for p in parts)
-    cpu = sum(p.get("cpu_s") or p.get("wall_s", 0.0) * threads for p in parts)
+    cpu = sum(p.get("cpu_s") or p.get("wall_s", 0.0) * LEGACY_THREADS for p in parts)
     return {
         "model": config["model"],
         "init": config.get("init"),  # the weights it started from, if any

@@ -20,14 +20,15 @@ def card(name: str, run: Path, evaluation: Path) -> Path:
     spec = get_spec(name)
     model = load(name)
     document = json.loads(evaluation.read_text())
-    if not document["description"].endswith("weights shipped"):
-        raise SystemExit(f"{evaluation} was not measured with the shipped weights")
+    digest = weights_digest(model).hex()
+    if set(document.get("weights_digest", {}).values()) != {digest}:
+        raise SystemExit(f"{evaluation} was not measured with the shipped weights ({digest})")
     out = spec.weights_path(None if spec.variable_rate else model.quality).with_suffix(".json")
     out.write_text(
         json.dumps(
             {
                 "model": name,
-                "weights_digest": weights_digest(model).hex(),
+                "weights_digest": digest,
                 "kodak": {
                     "measured_by": f"lic eval <kodak> --model {name} --quality "
                     + " ".join(str(q) for q in document["results"]["quality"]),

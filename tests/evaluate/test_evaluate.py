@@ -14,7 +14,7 @@ from lic.evaluate.learned import evaluate_model
 from lic.evaluate.metrics import ms_ssim, psnr
 from lic.evaluate.plot import plot_curves
 from lic.evaluate.results import load_curve, save
-from lic.models.registry import get_spec, save_weights
+from lic.models.registry import get_spec, save_weights, weights_digest
 from tests.conftest import synthetic_photo
 
 
@@ -52,6 +52,11 @@ def test_lic_eval_measures_real_files(images, tmp_path):
     size = len(encode(model, open_image(images[0]), q))
     assert rows[0]["bpp"] == pytest.approx(8 * size / (170 * 180))
     assert document["results"]["bpp"][0] == pytest.approx(np.mean([r["bpp"] for r in rows]))
+    # The weights measured are named by the digest their files carry.
+    assert document["weights_digest"] == {
+        "2": weights_digest(model).hex(),
+        "6.5": weights_digest(model).hex(),
+    }
     save(document, tmp_path / "r.json")
     assert load_curve(tmp_path / "r.json")["results"]["quality"] == ["2", "6.5"]
 

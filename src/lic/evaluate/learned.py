@@ -12,6 +12,7 @@ from tqdm import tqdm
 from lic.codec import decode, encode, model_for, open_image
 from lic.evaluate.measure import measure, reference
 from lic.evaluate.results import summarize
+from lic.models.registry import weights_digest
 
 
 def evaluate_model(
@@ -21,12 +22,15 @@ def evaluate_model(
     weights: str | None = None,
     progress: bool = True,
 ) -> dict:
-    """Result document of model `name` at each quality over `files`."""
+    """Result document of model `name` at each quality over `files`; "weights_digest" names the
+    weights measured at each quality (the digest .lic headers carry)."""
     points: dict[str, list[dict]] = {}
+    digests: dict[str, str] = {}
     bar = tqdm(total=len(qualities) * len(files), disable=not progress, desc=name)
     with tempfile.TemporaryDirectory() as tmp:
         for quality in qualities:
             model, model_quality = model_for(name, quality, weights)
+            digests[f"{quality:g}"] = weights_digest(model).hex()
             rows = []
             for path in files:
                 ref = reference(path)
@@ -46,4 +50,5 @@ def evaluate_model(
                 bar.update(1)
             points[f"{quality:g}"] = rows
     bar.close()
-    return summarize(name, f"lic eval, real .lic files, weights {weights or 'shipped'}", points)
+    document = summarize(name, f"lic eval, real .lic files, weights {weights or 'shipped'}", points)
+    return {**document, "weights_digest": digests}

@@ -183,7 +183,8 @@ def train(config: TrainConfig) -> Path:
 
     log = open(out / "log.jsonl", "a") if rank == 0 else None
     if log is not None:  # marks where this process starts, for the training record
-        log.write(json.dumps({"start": step, "time": time.time(), "lr": config.lr}) + "\n")
+        start = {"start": step, "time": time.time(), "lr": config.lr}
+        log.write(json.dumps({**start, "threads": torch.get_num_threads()}) + "\n")
     if rank == 0:
         print(
             f"training {config.model} on {len(sampler.photos)} photos "
