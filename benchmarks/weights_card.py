@@ -1,14 +1,17 @@
 """Write the record that ships beside a model's weights: its Kodak figures (from a `lic eval`
-result file, measured on real files), the digest of the weights, and the training record.
+result file, measured on real files with exactly these weights: the digests must match), the
+digest of the weights, and the training record.
 
     python benchmarks/weights_card.py bmshj2018-hyperprior-vr runs/hyperprior-vr \
         results/kodak/bmshj2018-hyperprior-vr.json
+    python benchmarks/weights_card.py bmshj2018-hyperprior runs/fixed-q1 \
+        results/kodak/bmshj2018-hyperprior.json --quality 1
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from training_record import record
@@ -16,25 +19,28 @@ from training_record import record
 from lic.models.registry import get_spec, load, weights_digest
 
 
-def card(name: str, run: Path, evaluation: Path) -> Path:
+def card(name: str, run: Path, evaluation: Path, quality: int | None = None) -> Path:
     spec = get_spec(name)
-    model = load(name)
+    model = load(name, quality)
     document = json.loads(evaluation.read_text())
     digest = weights_digest(model).hex()
-    if set(document.get("weights_digest", {}).values()) != {digest}:
+    points = list(document["per_image"]) if spec.variable_rate else [f"{quality:g}"]
+    measured = document.get("weights_digest", {})
+    if any(measured.get(point) != digest for point in points):
         raise SystemExit(f"{evaluation} was not measured with the shipped weights ({digest})")
-    out = spec.weights_path(None if spec.variable_rate else model.quality).with_suffix(".json")
+    columns = [document["results"]["quality"].index(point) for point in points]
+    results = {k: [v[i] for i in columns] for k, v in document["results"].items()}
+    out = spec.weights_path(quality).with_suffix(".json")
     out.write_text(
         json.dumps(
             {
                 "model": name,
                 "weights_digest": digest,
                 "kodak": {
-                    "measured_by": f"lic eval <kodak> --model {name} --quality "
-                    + " ".join(str(q) for q in document["results"]["quality"]),
-                    "images": len(next(iter(document["per_image"].values()))),
-                    "results": document["results"],
-                    "per_image": document["per_image"],
+                    "measured_by": f"lic eval <kodak> --model {name} --quality {' '.join(points)}",
+                    "images": len(document["per_image"][points[0]]),
+                    "results": results,
+                    "per_image": {point: document["per_image"][point] for point in points},
                 },
                 "training": record(run),
             },
@@ -46,4 +52,10 @@ def card(name: str, run: Path, evaluation: Path) -> Path:
 
 
 if __name__ == "__main__":
-    print(card(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("name")
+    parser.add_argument("run", type=Path)
+    parser.add_argument("evaluation", type=Path)
+    parser.add_argument("--quality", type=int, help="the quality of a fixed-rate model")
+    args = parser.parse_args()
+    print(card(args.name, args.run, args.evaluation, args.quality))
