@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from lic.models.registry import get_spec
 from lic.train import TrainConfig, export, train
 from lic.train.data import CropSampler
-from lic.train.loss import LAMBDAS, rd_loss
+from lic.train.loss import LAMBDAS, balanced_weights, rd_loss
 from tests.conftest import synthetic_photo
 
 
@@ -55,6 +55,28 @@ def test_rd_loss_is_lambda_distortion_plus_rate():
     assert torch.allclose(bpp, torch.full((2,), expected_bpp))
     assert torch.allclose(loss, (lmbda * 255**2 * 1e-4 + expected_bpp).mean(), rtol=1e-4)
     assert LAMBDAS["mse"][0] == 0.0018 and LAMBDAS["mse"][-1] == 0.18
+
+
+def test_balanced_weights_even_out_the_rate_points():
+    w = balanced_weights("mse")
+    assert float(w.mean()) == pytest.approx(1.0)
+    assert float(w[0] / w[-1]) == pytest.approx((0.18 / 0.0018) ** 0.5, rel=1e-5)
+    assert torch.all(w[:-1] > w[1:])
+    x = torch.rand(2, 3, 8, 8)
+    likelihoods = {"y": torch.full((2, 4, 2, 2), 0.5)}
+    lmbda, weight = torch.tensor([0.0018, 0.18]), w[[0, 7]]
+    plain, bpp, mse = rd_loss(x + 0.01, x, likelihoods, lmbda)
+    weighted, _, _ = rd_loss(x + 0.01, x, likelihoods, lmbda, weight=weight)
+    assert float(weighted) == pytest.approx(float((weight * (lmbda * 255**2 * mse + bpp)).mean()))
+    assert float(weighted) != pytest.approx(float(plain))
+
+
+def test_balanced_training_runs_and_differs(photos, tmp_path):
+    plain = torch.load(train(_config(photos, tmp_path / "a", 3)), weights_only=True)
+    balanced = train(_config(photos, tmp_path / "b", 3, balance=True))
+    balanced = torch.load(balanced, weights_only=True)
+    key = "synthesis.0.weight"
+    assert not torch.equal(plain["model"][key], balanced["model"][key])
 
 
 def test_resume_continues_exactly(photos, tmp_path):

@@ -52,6 +52,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--val-every", type=int, default=1000)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--channels", type=int, nargs=2, metavar=("N", "M"), help="override N and M")
+    p.add_argument(
+        "--balance",
+        action="store_true",
+        help="variable-rate: weight each rate point's loss by λ^(-1/2) (see lic.train.loss)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run_train)
 

@@ -3,8 +3,9 @@
 One step: draw a batch of crops, pick each image's quality (the fixed one, or for a
 variable-rate model a random integer quality 1–8 so that every gain vector trains, Cui et al.
 2021 sec. 3.3), run the model under bf16 autocast (likelihoods stay float32 inside the entropy
-models), take L = R + λ·D, clip gradients, step; then one step of the auxiliary loss on the
-factorized densities' quantiles with its own optimizer.
+models), take L = R + λ·D (each image's weighted by `balanced_weights` with `balance`), clip
+gradients, step; then one step of the auxiliary loss on the factorized densities' quantiles
+with its own optimizer.
 
 Checkpoints hold model, both optimizers, step, and the states of both random generators, so a
 resumed run continues exactly as an uninterrupted one. Under `torchrun` the model is wrapped in
@@ -26,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from lic.models.registry import get_spec, load_weights, save_weights
 from lic.train.data import CropSampler, image_files, load_photo
-from lic.train.loss import LAMBDAS, rd_loss
+from lic.train.loss import LAMBDAS, balanced_weights, rd_loss
 
 
 @dataclass
@@ -56,6 +57,7 @@ class TrainConfig:
     val_every: int = 1000
     log_every: int = 50
     channels: tuple[int, int] | None = None
+    balance: bool = False
     progress: bool = True
 
 
@@ -74,13 +76,14 @@ def _build(config: TrainConfig) -> torch.nn.Module:
 
 
 def _qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g: torch.Generator):
-    """(quality passed to the model, λ per image)."""
+    """(quality passed to the model, λ per image, loss weight per image or None)."""
     lambdas = torch.tensor(LAMBDAS[config.metric])
     if model.variable_rate:
         q = torch.randint(1, model.rate_points + 1, (batch,), generator=g)
-        return q.float(), lambdas[q - 1]
+        weight = balanced_weights(config.metric)[q - 1] if config.balance else None
+        return q.float(), lambdas[q - 1], weight
     lmbda = config.lmbda if config.lmbda is not None else float(lambdas[(config.quality or 1) - 1])
-    return None, torch.full((batch,), lmbda)
+    return None, torch.full((batch,), lmbda), None
 
 
 def _learning_rate(config: TrainConfig, step: int) -> float:
@@ -202,11 +205,16 @@ def train(config: TrainConfig) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config, step)
         x = sampler.batch(config.batch).to(device)
-        quality, lmbda = _qualities(model, config, config.batch, quality_generator)
+        quality, lmbda, weight = _qualities(model, config, config.batch, quality_generator)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
             output = net(x, quality)
         loss, bpp, mse = rd_loss(
-            output.x_hat, x, output.likelihoods, lmbda.to(device), config.metric
+            output.x_hat,
+            x,
+            output.likelihoods,
+            lmbda.to(device),
+            config.metric,
+            None if weight is None else weight.to(device),
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
