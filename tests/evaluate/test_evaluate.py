@@ -61,6 +61,18 @@ def test_lic_eval_measures_real_files(images, tmp_path):
     assert load_curve(tmp_path / "r.json")["results"]["quality"] == ["2", "6.5"]
 
 
+def test_lic_eval_of_fixed_rate_models_with_weights_per_quality(images, tmp_path):
+    spec, digests = get_spec("bmshj2018-hyperprior"), {}
+    for q in (1, 2):
+        torch.manual_seed(q)
+        model = spec.build(q)
+        save_weights(model, tmp_path / f"fixed-q{q}.safetensors")
+        digests[str(q)] = weights_digest(model).hex()
+    pattern = str(tmp_path / "fixed-q{quality}.safetensors")
+    document = evaluate_model(spec.name, [1, 2], images[:1], pattern, progress=False)
+    assert document["weights_digest"] == digests and digests["1"] != digests["2"]
+
+
 def test_a_classical_anchor_through_its_real_tools(images, tmp_path):
     anchor = dataclasses.replace(ANCHORS["jpeg-420"], settings=(30, 90))
     if anchor.missing():

@@ -130,7 +130,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("folder")
     p.add_argument("--model", required=True)
     p.add_argument("--quality", type=float, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8])
-    p.add_argument("--weights")
+    p.add_argument(
+        "--weights", help='weights instead of the shipped ones; "{quality}" in it stands for each'
+    )
     p.add_argument("--json", help="write the result document here")
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--no-progress", action="store_true")

@@ -23,13 +23,15 @@ def evaluate_model(
     progress: bool = True,
 ) -> dict:
     """Result document of model `name` at each quality over `files`; "weights_digest" names the
-    weights measured at each quality (the digest .lic headers carry)."""
+    weights measured at each quality (the digest .lic headers carry). In `weights`, "{quality}"
+    stands for each quality: fixed-rate models of other weights than the shipped ones."""
     points: dict[str, list[dict]] = {}
     digests: dict[str, str] = {}
     bar = tqdm(total=len(qualities) * len(files), disable=not progress, desc=name)
     with tempfile.TemporaryDirectory() as tmp:
         for quality in qualities:
-            model, model_quality = model_for(name, quality, weights)
+            path = weights.replace("{quality}", f"{quality:g}") if weights else None
+            model, model_quality = model_for(name, quality, path)
             digests[f"{quality:g}"] = weights_digest(model).hex()
             rows = []
             for path in files:
