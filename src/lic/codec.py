@@ -22,7 +22,7 @@ from lic.bitstream import Header, check_image_size, pack, unpack
 from lic.errors import LicError
 from lic.models.registry import get_spec, load, weights_digest
 
-DEFAULT_MODEL = "bmshj2018-hyperprior-vr"
+DEFAULT_MODEL = "he2021-checkerboard-vr"
 DEFAULT_QUALITY = 4.0
 
 

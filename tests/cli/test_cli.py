@@ -9,10 +9,11 @@ import torch
 from PIL import Image
 
 from lic.bitstream import Header, pack
+from lic.codec import DEFAULT_MODEL
 from lic.models.registry import get_spec, save_weights
 from tests.conftest import synthetic_photo
 
-MODEL = "bmshj2018-hyperprior-vr"
+MODEL = DEFAULT_MODEL  # the CLI tests exercise the default model
 
 
 def lic(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
