@@ -40,7 +40,11 @@ def test_every_shipped_model_has_its_record(name, key):
 
 @pytest.mark.parametrize("name,key", SHIPPED)
 def test_recorded_kodak_figures_are_reproduced(name, key, kodak):
-    """Re-encoding a Kodak image gives exactly the recorded file size and PSNR."""
+    """Re-encoding a Kodak image gives exactly the recorded file size, and its PSNR.
+
+    The synthesis transform's float sums can round differently with another thread count
+    (the records were measured with one thread), moving a few pixels by one level: the PSNR
+    is checked to 1e-4 dB, the size exactly."""
     record = _record(name, key)
     quality, rows = next(iter(record["kodak"]["per_image"].items()))
     row = rows[-1]
@@ -49,4 +53,4 @@ def test_recorded_kodak_figures_are_reproduced(name, key, kodak):
     data = encode(model, image, model_quality)
     assert 8 * len(data) / (image.width * image.height) == pytest.approx(row["bpp"], abs=1e-12)
     decoded = np.array(decode(data, model).convert("RGB"))
-    assert psnr(np.array(image.convert("RGB")), decoded) == pytest.approx(row["psnr-rgb"], abs=1e-9)
+    assert psnr(np.array(image.convert("RGB")), decoded) == pytest.approx(row["psnr-rgb"], abs=1e-4)
