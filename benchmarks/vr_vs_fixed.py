@@ -3,7 +3,7 @@
 variable-rate curve against the fixed-rate one, and the CPU hours each took (training records).
 
     python benchmarks/vr_vs_fixed.py results/kodak/bmshj2018-hyperprior-vr.json \
-        results/kodak/bmshj2018-hyperprior.json --vr-run runs/hyperprior-vr \
+        results/kodak/bmshj2018-hyperprior-fixed.json --vr-run runs/hyperprior-vr \
         --fixed-runs runs/fixed-q1 runs/fixed-q2 ...
 """
 

@@ -5,7 +5,7 @@ digest of the weights, and the training record.
     python benchmarks/weights_card.py bmshj2018-hyperprior-vr runs/hyperprior-vr \
         results/kodak/bmshj2018-hyperprior-vr.json
     python benchmarks/weights_card.py bmshj2018-hyperprior runs/fixed-q1 \
-        results/kodak/bmshj2018-hyperprior.json --quality 1
+        results/kodak/bmshj2018-hyperprior-fixed.json --quality 1
 """
 
 from __future__ import annotations

@@ -90,13 +90,19 @@ def shipped(spec: ModelSpec) -> list[int]:
     ]
 
 
+def _sizes(variable: ModelSpec) -> dict[str, Any]:
+    """A variable-rate model's constructor arguments less its rate points: what a fixed-rate
+    quality must be built with for the variable-rate weights to fold into it."""
+    return {k: v for k, v in variable.config(None).items() if k != "rate_points"}
+
+
 def folded(spec: ModelSpec) -> list[int]:
     """Fixed qualities of `spec` without weights of their own that its variable-rate twin's
     shipped weights fold into (same N, M and other sizes)."""
     twin = REGISTRY.get(f"{spec.name}-vr")
     if spec.variable_rate or twin is None or not shipped(twin):
         return []
-    config = {k: v for k, v in twin.config(None).items() if k != "rate_points"}
+    config = _sizes(twin)
     own = shipped(spec)
     return [q for q, c in spec.configs.items() if c == config and q not in own]
 
@@ -177,7 +183,7 @@ def fold(name: str, quality: int, weights: str | Path | None = None) -> torch.nn
     if not spec.variable_rate:
         raise LicError(f"{name} is not a variable-rate model: nothing to fold")
     twin = get_spec(name.removesuffix("-vr"))
-    config = {k: v for k, v in spec.config(None).items() if k != "rate_points"}
+    config = _sizes(spec)
     if twin.config(quality) != config:
         raise LicError(
             f"{twin.name} at quality {quality} is built with {twin.config(quality)}, "
