@@ -154,19 +154,32 @@ def load(
     build its coder tables and put it in eval mode. A fixed-rate quality without shipped
     weights of its own is folded from the shipped variable-rate twin where it fits (`fold`)."""
     spec = get_spec(name)
+    if weights is None and not spec.weights_path(quality).exists():  # (checks the quality)
+        if int(quality or 0) in folded(spec):
+            return fold(f"{name}-vr", int(quality))
+    return _ready(_with_weights(spec, quality, weights))
+
+
+def _with_weights(
+    spec: ModelSpec, quality: float | None, weights: str | Path | None
+) -> torch.nn.Module:
+    """Model `spec` at `quality` with its weights loaded (shipped unless `weights` is given)."""
     model = spec.build(quality)
     path = Path(weights) if weights is not None else spec.weights_path(quality)
-    if weights is None and not path.exists() and int(quality or 0) in folded(spec):
-        return fold(f"{name}-vr", int(quality))
     if not path.exists():
         if weights is None:
             raise LicError(
-                f"no shipped weights for {name}"
+                f"no shipped weights for {spec.name}"
                 + ("" if spec.variable_rate else f" at quality {quality}")
                 + "; train them with `lic train` and pass --weights"
             )
         raise LicError(f"weights file {path} does not exist")
     load_weights(model, path)
+    return model
+
+
+def _ready(model: torch.nn.Module) -> torch.nn.Module:
+    """Eval mode and coder tables built: ready to code."""
     model.eval()
     model.update()
     return model
@@ -189,9 +202,7 @@ def fold(name: str, quality: int, weights: str | Path | None = None) -> torch.nn
             f"{twin.name} at quality {quality} is built with {twin.config(quality)}, "
             f"{name} with {config}: the weights do not fold into it"
         )
-    state = load(name, weights=weights).fold_gains(quality)
+    state = _with_weights(spec, None, weights).fold_gains(quality)  # no coder tables needed
     model = twin.build(quality)
     model.load_state_dict(state)
-    model.eval()
-    model.update()
-    return model
+    return _ready(model)
