@@ -53,6 +53,20 @@ def test_corrupted_stream_raises_lic_error():
         Decoder(b"abc")  # not a whole number of 32-bit words
 
 
+def test_decoding_under_other_tables_raises_lic_error_where_the_coder_notices():
+    """What a decoder whose σ went another way than the encoder's meets (seed 1: constriction
+    finds the data invalid; other seeds decode garbage silently, hence lic.models.base's
+    coding precision)."""
+    rng = np.random.default_rng(1)
+    tables = _tables()
+    indices = rng.integers(0, 3, 2000)
+    values = np.round(rng.normal(0, 1, 2000) * np.array([0.5, 2, 8])[indices]).astype(int)
+    encoder = Encoder()
+    encoder.encode(values, indices, tables)
+    with pytest.raises(LicError, match="corrupted stream"):
+        Decoder(encoder.finish()).decode((indices + 1) % 3, tables)
+
+
 def test_pmf_with_tail_puts_the_missing_mass_on_the_escape():
     row, length = pmf_with_tail(np.array([0.25, 0.5]), 4)
     assert length == 2 and np.allclose(row, [0.25, 0.5, 0.25, 0, 0])

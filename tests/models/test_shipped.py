@@ -1,9 +1,11 @@
 """Shipped weights: present for the default codec, recorded, and reproducible on Kodak."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from lic.codec import DEFAULT_MODEL, decode, encode, model_for
@@ -54,3 +56,20 @@ def test_recorded_kodak_figures_are_reproduced(name, key, kodak):
     assert 8 * len(data) / (image.width * image.height) == pytest.approx(row["bpp"], abs=1e-12)
     decoded = np.array(decode(data, model).convert("RGB"))
     assert psnr(np.array(image.convert("RGB")), decoded) == pytest.approx(row["psnr-rgb"], abs=1e-4)
+
+
+def test_a_file_decodes_under_another_convolution_backend(kodak):
+    """kodim04 at quality 4, written with oneDNN convolutions, read with PyTorch's native ones
+    (as another machine would round them): float32 σ sent this file's decoder astray (session 3),
+    the float64 coding path gives the same image up to the synthesis' last-bit rounding."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("needs oneDNN as a second conv backend")
+    image = Image.open(kodak / "kodim04.png").convert("RGB")
+    model, quality = model_for(DEFAULT_MODEL, 4.0)
+    data = encode(model, image, quality)
+    here = np.array(decode(data, model), dtype=np.int16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a TF32 notice irrelevant on CPU
+        with torch.backends.mkldnn.flags(enabled=False):
+            there = np.array(decode(data, model), dtype=np.int16)
+    assert np.abs(here - there).max() <= 1 and np.mean(here != there) < 1e-3

@@ -109,7 +109,8 @@ class Decoder:
                     u = self._decode_bypass(int(escaped.sum()))
                     symbols[escaped] = np.where(u % 2 == 1, -(u // 2) - 1, u // 2 + length)
                 out[order[start:stop]] = symbols + tables.offsets[t]
-        except (ValueError, RuntimeError, OverflowError) as error:
+        except (ValueError, RuntimeError, OverflowError, AssertionError) as error:
+            # constriction asserts when the data cannot come from these tables.
             raise LicError(f"corrupted stream: {error}") from None
         return out.reshape(shape)
 

@@ -56,9 +56,8 @@ class GaussianConditional(EntropyModel):
     ) -> torch.Tensor:
         """p(ŷ | μ, σ) of eq. 9 (Ballé 2018) / eq. 3 (Minnen 2018), in float32."""
         with torch.autocast(y_hat.device.type, enabled=False):
-            values = y_hat.float() if means is None else y_hat.float() - means.float()
+            values = torch.abs((y_hat if means is None else y_hat - means).float())
             scales = lower_bound(scales.float(), self.scale_bound)
-            values = torch.abs(values)
             upper = _std_normal_cdf((0.5 - values) / scales)
             lower = _std_normal_cdf((-0.5 - values) / scales)
             return self.lower_bound_likelihood(upper - lower)
@@ -73,7 +72,7 @@ class GaussianConditional(EntropyModel):
         """Quantize y (noise in training) and return (ŷ, p(ŷ | μ, σ))."""
         noisy = self.training if noisy is None else noisy
         y = y.float()
-        y_hat = quantize(y, noisy, 0.0 if means is None else means.float())
+        y_hat = quantize(y, noisy, 0.0 if means is None else means)
         return y_hat, self.likelihood(y_hat, scales, means)
 
     def build_tables(self) -> TableSet:
@@ -97,14 +96,15 @@ class GaussianConditional(EntropyModel):
         return np.minimum(np.searchsorted(table, scales, side="left"), len(table) - 1)
 
     def symbols(self, y: torch.Tensor, means: torch.Tensor | None = None) -> np.ndarray:
-        """Integers to code: round(y − μ)."""
-        centred = y.float() if means is None else y.float() - means.float()
+        """Integers to code: round(y − μ), the difference taken in μ's precision."""
+        centred = y.float() if means is None else y.to(means.dtype) - means
         return torch.round(centred).long().numpy()
 
     def dequantize(self, symbols: np.ndarray, means: torch.Tensor | None = None) -> torch.Tensor:
-        """ŷ = symbols + μ."""
-        y_hat = torch.from_numpy(np.ascontiguousarray(symbols)).float()
-        return y_hat if means is None else y_hat + means.float()
+        """ŷ = symbols + μ, in μ's precision (float32 without means)."""
+        dtype = torch.float32 if means is None else means.dtype
+        y_hat = torch.from_numpy(np.ascontiguousarray(symbols)).to(dtype)
+        return y_hat if means is None else y_hat + means
 
     def compress(
         self,

@@ -26,13 +26,16 @@ class GainUnit(nn.Module):
         steps = (torch.arange(points, dtype=torch.float32) - (points - 1) / 2) * spread
         self.log_gain = nn.Parameter(steps.mul(0.6931471805599453)[:, None].repeat(1, channels))
 
-    def gain(self, quality: torch.Tensor) -> torch.Tensor:
-        """Interpolated gains for qualities of shape [B], as [B, C, 1, 1]."""
-        q = quality.to(self.log_gain.dtype).clamp(1, self.points) - 1
+    def gain(self, quality: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Interpolated gains for qualities of shape [B], as [B, C, 1, 1], in `dtype`."""
+        log_gains = self.log_gain.to(dtype)
+        q = quality.to(dtype).clamp(1, self.points) - 1
         low = q.floor().clamp(max=self.points - 2).long()
         frac = (q - low)[:, None]
-        log_gain = self.log_gain[low] * (1 - frac) + self.log_gain[low + 1] * frac
+        log_gain = log_gains[low] * (1 - frac) + log_gains[low + 1] * frac
         return torch.exp(log_gain)[:, :, None, None]
 
     def forward(self, x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
-        return x * self.gain(quality).to(x.dtype)
+        """x × gain, computed in float64 when x is (coding), else in float32."""
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        return x * self.gain(quality, dtype).to(x.dtype)

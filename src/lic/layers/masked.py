@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lic.layers.conv import Conv2d, widened
+
 
 def context_mask(kernel_size: int, kind: str) -> torch.Tensor:
     """The 0/1 mask [k, k] of a `kind` context ("raster" or "checkerboard")."""
@@ -27,7 +29,7 @@ def context_mask(kernel_size: int, kind: str) -> torch.Tensor:
     raise ValueError(f"unknown context kind {kind!r}")
 
 
-class MaskedConv2d(nn.Conv2d):
+class MaskedConv2d(Conv2d):
     """A stride-1 'same' convolution whose kernel is multiplied by a context mask."""
 
     def __init__(
@@ -37,9 +39,28 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", context_mask(kernel_size, kind), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = widened(self.weight, x)
         return F.conv2d(
-            x, self.weight * self.mask.to(self.weight.dtype), self.bias, padding=self.padding
+            x, weight * self.mask.to(weight.dtype), widened(self.bias, x), padding=self.padding
         )
+
+    @property
+    def taps(self) -> torch.Tensor:
+        """Flat indices of the kernel positions the mask lets through."""
+        return self.mask.flatten().nonzero().squeeze(1)
+
+    def tap_matrix(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W [out, in·T], b): the convolution at one position as a matrix on its T taps."""
+        return self.weight.flatten(2)[:, :, self.taps].flatten(1).to(dtype), self.bias.to(dtype)
+
+    def at(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The output [B, out, P] at flat `positions` of x's H·W grid alone, through the taps
+        only: what coding needs, in x's precision, for a fraction of the dense cost."""
+        k = self.kernel_size[0]
+        columns = F.unfold(x, k, padding=k // 2)  # [B, in·k·k, H·W]
+        columns = columns.view(x.shape[0], x.shape[1], k * k, -1)[:, :, self.taps]
+        weight, bias = self.tap_matrix(x.dtype)
+        return torch.matmul(weight, columns[..., positions].flatten(1, 2)) + bias[:, None]
 
 
 def checkerboard(height: int, width: int, anchor: bool) -> torch.Tensor:

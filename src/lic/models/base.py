@@ -8,6 +8,14 @@ A model is a `torch.nn.Module` with three faces:
 Images are float tensors in [0, 1] of shape [1, 3, H, W] with H and W multiples of `stride`
 (`lic.codec` pads and crops). Models built with `rate_points > 0` are variable-rate (gain
 units, Cui et al. 2021): `quality` is then a float in [1, rate_points], else it must be None.
+
+Coding precision. The σ of each latent picks its coder table by comparison with a scale table
+(`lic.entropy.gaussian`), so encoder and decoder must compute σ (and the μ fed back into context
+models) identically. float32 convolutions do not: another CPU, convolution backend or memory
+layout rounds them differently (relative error ~1e-6), enough to move ~3 σ in 1.2 M across a
+table boundary on eight Kodak photos, after which the decoder reads garbage. Outside training,
+the hyperprior models therefore run the path from ẑ to (σ, μ) in float64 (error ~1e-15): ŷ is
+float64 there, and only the synthesis transform runs in float32.
 """
 
 from __future__ import annotations
@@ -165,7 +173,7 @@ class CompressionModel(nn.Module):
         """The reconstruction g_s(ŷ), clamped to [0, 1]."""
         q = self.quality_tensor(quality, 1)
         y_hat = self.decode_latents(streams, shapes, q)
-        return self.synthesis(self.inverse_gain("y", y_hat, q)).clamp(0, 1)
+        return self.synthesis(self.inverse_gain("y", y_hat.float(), q)).clamp(0, 1)
 
 
 def _channel_scale(layer: nn.Module, scale: torch.Tensor, out: bool) -> torch.Tensor:

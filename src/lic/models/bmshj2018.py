@@ -71,6 +71,7 @@ class FactorizedPrior(CompressionModel):
         self.entropy_y.compress(encoder, y)
         return Compressed([encoder.finish()], [tuple(y.shape[1:])])
 
+    @torch.no_grad()
     def decode_latents(
         self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
     ) -> torch.Tensor:
@@ -117,7 +118,9 @@ class ScaleHyperprior(CompressionModel):
         return torch.abs(y)
 
     def hyper(self, z_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
-        """The hyper-synthesis output for ẑ."""
+        """The hyper-synthesis output for ẑ: in float64 outside training (coding precision,
+        `lic.models.base`), so every (σ, μ) computed from it is too."""
+        z_hat = z_hat if self.training else z_hat.double()
         return self.hyper_synthesis(self.inverse_gain("z", z_hat, q))
 
     def y_forward(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,7 +144,7 @@ class ScaleHyperprior(CompressionModel):
         y, z = self._latents(x, q)
         z_hat, z_likelihood = self.entropy_z(z)
         y_hat, y_likelihood = self.y_forward(y, self.hyper(z_hat, q))
-        x_hat = self.synthesis(self.inverse_gain("y", y_hat, q))
+        x_hat = self.synthesis(self.inverse_gain("y", y_hat.float(), q))
         return ModelOutput(x_hat, {"y": y_likelihood, "z": z_likelihood}, y_hat)
 
     @torch.no_grad()
@@ -155,6 +158,7 @@ class ScaleHyperprior(CompressionModel):
             [y_encoder.finish(), z_encoder.finish()], [tuple(y.shape[1:]), tuple(z.shape[1:])]
         )
 
+    @torch.no_grad()
     def decode_latents(
         self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
     ) -> torch.Tensor:

@@ -31,11 +31,11 @@ from lic.models.registry import ModelSpec, register, register_family
 def entropy_parameters(M: int) -> nn.Sequential:
     """1×1 convolutions from [hyper (2M), context (2M)] to (σ, μ) (figure 4 of the paper)."""
     return nn.Sequential(
-        nn.Conv2d(M * 4, M * 10 // 3, 1),
+        conv(M * 4, M * 10 // 3, 1, 1),
         nn.LeakyReLU(inplace=True),
-        nn.Conv2d(M * 10 // 3, M * 8 // 3, 1),
+        conv(M * 10 // 3, M * 8 // 3, 1, 1),
         nn.LeakyReLU(inplace=True),
-        nn.Conv2d(M * 8 // 3, M * 2, 1),
+        conv(M * 8 // 3, M * 2, 1, 1),
     )
 
 
@@ -110,13 +110,13 @@ class JointAutoregressive(MeanScaleHyperprior):
         k = self.context_prediction.kernel_size[0]
         pad = k // 2
         _, _, height, width = hyper.shape
-        taps = self.context_prediction.mask.flatten().nonzero().squeeze(1)  # causal positions
-        weight = self.context_prediction.weight.flatten(2)[:, :, taps].flatten(1)  # [2M, M·T]
-        bias = self.context_prediction.bias
+        taps = self.context_prediction.taps  # the causal positions
+        dtype = hyper.dtype  # float64 outside training (coding precision, lic.models.base)
+        weight, bias = self.context_prediction.tap_matrix(dtype)  # [2M, M·T], [2M]
         layers = [m for m in self.entropy_parameters if isinstance(m, nn.Conv2d)]
-        matrices = [(m.weight[:, :, 0, 0], m.bias) for m in layers]
-        y_hat = torch.zeros(1, self.M, height + 2 * pad, width + 2 * pad)
-        all_params = torch.zeros(height, width, 2 * self.M)
+        matrices = [(m.weight[:, :, 0, 0].to(dtype), m.bias.to(dtype)) for m in layers]
+        y_hat = torch.zeros(1, self.M, height + 2 * pad, width + 2 * pad, dtype=dtype)
+        all_params = torch.zeros(height, width, 2 * self.M, dtype=dtype)
         hyper_rows = hyper[0].permute(1, 2, 0)  # [H, W, 2M]
         for h in range(height):
             for w in range(width):
