@@ -31,6 +31,7 @@ def segments(rows: list[dict]) -> list[dict]:
                     "end": row["start"],
                     "t0": row.get("time"),
                     "lr": row.get("lr"),
+                    "balance": row.get("balance"),  # --balance (None: not logged then)
                 }
             )
             continue
@@ -60,6 +61,7 @@ def record(run: Path) -> dict:
         "batch": config["batch"],
         "crop": config["crop"],
         "learning_rate": config["lr"],
+        "balance": config.get("balance", False),
         "data": config["data"],
         "holdout_images": config["holdout"],
         "bf16_autocast": config["bf16"],
