@@ -10,6 +10,7 @@ from PIL import Image
 from lic.codec import LicWarning, decode, encode, image_to_tensor
 from lic.errors import LicError
 from lic.models import ScaleHyperprior
+from lic.models.registry import weights_digest
 from tests.conftest import synthetic_photo, tiny
 
 
@@ -68,3 +69,18 @@ def test_float_images_in_unit_range_are_scaled_to_8_bits(tiny_model):
         x, mode = image_to_tensor(image)
     assert mode == "L"
     assert torch.allclose(x[0, 0] * 255, torch.from_numpy(grey).float(), atol=0.5)
+
+
+def test_the_weights_digest_is_memoized_until_a_weight_changes():
+    model = tiny(ScaleHyperprior)
+    digest = weights_digest(model)
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    assert weights_digest(model) == digest
+    with torch.no_grad():
+        model.synthesis[0].weight.add_(1e-3)  # in place
+    changed = weights_digest(model)
+    assert changed != digest
+    model.load_state_dict(original)
+    assert weights_digest(model) == digest
+    model.synthesis[0].weight.data = model.synthesis[0].weight.data + 1e-3  # new storage
+    assert weights_digest(model) == changed

@@ -139,12 +139,21 @@ def load_weights(model: torch.nn.Module, path: str | Path, partial: bool = False
 
 
 def weights_digest(model: torch.nn.Module) -> bytes:
-    """8-byte digest of the model's parameters, written into every .lic header."""
+    """8-byte digest of the model's parameters, written into every .lic header.
+
+    Memoized on the model until a tensor changes (identity, storage or in-place version), so
+    coding file after file hashes the weights once."""
+    state = model.state_dict(keep_vars=True)
+    stamp = tuple((id(t), t.data_ptr(), t._version) for t in state.values())
+    cached = model.__dict__.get("_weights_digest")
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     digest = hashlib.sha256()
-    for key, tensor in sorted(model.state_dict().items()):
+    for key, tensor in sorted(state.items()):
         digest.update(key.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.digest()[:8]
+    model.__dict__["_weights_digest"] = (stamp, digest.digest()[:8])
+    return model.__dict__["_weights_digest"][1]
 
 
 def load(
