@@ -56,11 +56,13 @@ class MaskedConv2d(Conv2d):
     def at(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """The output [B, out, P] at flat `positions` of x's H·W grid alone, through the taps
         only: what coding needs, in x's precision, for a fraction of the dense cost."""
-        k = self.kernel_size[0]
-        columns = F.unfold(x, k, padding=k // 2)  # [B, in·k·k, H·W]
-        columns = columns.view(x.shape[0], x.shape[1], k * k, -1)[:, :, self.taps]
+        k, width = self.kernel_size[0], x.shape[3]
+        padded = F.pad(x, (k // 2,) * 4)
+        rows = positions // width + self.taps[:, None] // k  # [T, P]: each tap of each output
+        cols = positions % width + self.taps[:, None] % k
+        columns = padded[:, :, rows, cols]  # [B, in, T, P]
         weight, bias = self.tap_matrix(x.dtype)
-        return torch.matmul(weight, columns[..., positions].flatten(1, 2)) + bias[:, None]
+        return torch.matmul(weight, columns.flatten(1, 2)) + bias[:, None]
 
 
 def checkerboard(height: int, width: int, anchor: bool) -> torch.Tensor:

@@ -58,15 +58,15 @@ class FactorizedPrior(CompressionModel):
 
     def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
         q = self.quality_tensor(quality, x.shape[0])
-        y = self.gain("y", self.analysis(x), q)
+        y = self.analyze(x, q)
         y_hat, y_likelihood = self.entropy_y(y)
-        x_hat = self.synthesis(self.inverse_gain("y", y_hat, q))
+        x_hat = self.synthesize(y_hat, q)
         return ModelOutput(x_hat, {"y": y_likelihood}, y_hat)
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
         q = self.quality_tensor(quality, x.shape[0])
-        y = self.gain("y", self.analysis(x), q)
+        y = self.analyze(x, q)
         encoder = Encoder()
         self.entropy_y.compress(encoder, y)
         return Compressed([encoder.finish()], [tuple(y.shape[1:])])
@@ -136,7 +136,7 @@ class ScaleHyperprior(CompressionModel):
     def _latents(
         self, x: torch.Tensor, q: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        y = self.gain("y", self.analysis(x), q)
+        y = self.analyze(x, q)
         return y, self.gain("z", self.hyper_analysis(self.hyper_input(y)), q)
 
     def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
@@ -144,7 +144,7 @@ class ScaleHyperprior(CompressionModel):
         y, z = self._latents(x, q)
         z_hat, z_likelihood = self.entropy_z(z)
         y_hat, y_likelihood = self.y_forward(y, self.hyper(z_hat, q))
-        x_hat = self.synthesis(self.inverse_gain("y", y_hat.float(), q))
+        x_hat = self.synthesize(y_hat, q)
         return ModelOutput(x_hat, {"y": y_likelihood, "z": z_likelihood}, y_hat)
 
     @torch.no_grad()
