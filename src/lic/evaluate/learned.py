@@ -28,15 +28,14 @@ def evaluate_model(
     points: dict[str, list[dict]] = {}
     digests: dict[str, str] = {}
     bar = tqdm(total=len(qualities) * len(files), disable=not progress, desc=name)
+    images = [(path, reference(path), open_image(path)) for path in files]  # read once
     with tempfile.TemporaryDirectory() as tmp:
         for quality in qualities:
-            path = weights.replace("{quality}", f"{quality:g}") if weights else None
-            model, model_quality = model_for(name, quality, path)
+            weights_path = weights.replace("{quality}", f"{quality:g}") if weights else None
+            model, model_quality = model_for(name, quality, weights_path)
             digests[f"{quality:g}"] = weights_digest(model).hex()
             rows = []
-            for path in files:
-                ref = reference(path)
-                image = open_image(path)
+            for path, ref, image in images:
                 start = time.perf_counter()
                 data = encode(model, image, model_quality)
                 out = Path(tmp) / f"{path.stem}.lic"

@@ -186,8 +186,14 @@ def train(config: TrainConfig) -> Path:
 
     log = open(out / "log.jsonl", "a") if rank == 0 else None
     if log is not None:  # marks where this process starts, for the training record
-        start = {"start": step, "time": time.time(), "lr": config.lr, "balance": config.balance}
-        log.write(json.dumps({**start, "threads": torch.get_num_threads()}) + "\n")
+        start = {
+            "start": step,
+            "time": time.time(),
+            "lr": config.lr,
+            "balance": config.balance,
+            "threads": torch.get_num_threads(),
+        }
+        log.write(json.dumps(start) + "\n")
     if rank == 0:
         print(
             f"training {config.model} on {len(sampler.photos)} photos "
