@@ -1,10 +1,11 @@
 """Compress to a target: a file size, a bit rate or a PSNR, by searching the quality.
 
 For a variable-rate model (gain units, `lic.layers.GainUnit`) the coded size and the PSNR grow
-with the continuous quality q ∈ [1, R]. Bisection on q, each step a real encode (and, for a PSNR
-target, a real decode), finds the best file that meets the target: the largest q whose file is
-no larger than asked, or the smallest q whose decoded PSNR reaches the target. A target beyond
-what q = 1 or q = R gives is reported, never silently missed.
+with the continuous quality q ∈ [lowest, 8] (lowest is 0 or 1, `lic.models.base`). Bisection
+on q, each step a real encode (and, for a PSNR target, a real decode), finds the best file that
+meets the target: the largest q whose file is no larger than asked, or the smallest q whose
+decoded PSNR reaches the target. A target beyond what the lowest or highest quality gives is
+reported, never silently missed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import Image
 from lic.codec import decode, encode
 from lic.errors import LicError
 from lic.evaluate.metrics import psnr
+from lic.models.base import HIGHEST_QUALITY
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "KIB": 1024, "MB": 1000**2, "MIB": 1024**2}
 
@@ -51,7 +53,7 @@ def _search(
     otherwise it holds for high q (a quality bound) and the lowest such q is best. Returns the
     best file and True, or the file at the most favourable edge and False when even it fails.
     """
-    low, high = 1.0, float(model.rate_points)
+    low, high = float(model.lowest_quality), float(HIGHEST_QUALITY)
     edge = low if want_high else high
     best = Result(encode(model, image, edge), edge)
     if not meets(best.data):

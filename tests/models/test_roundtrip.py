@@ -42,7 +42,7 @@ def _image(height: int, width: int, stride: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("size", [(67, 131), (1, 1), (64, 64)])
-@pytest.mark.parametrize("rate_points,quality", [(0, None), (8, 3.5), (8, 8.0)])
+@pytest.mark.parametrize("rate_points,quality", [(0, None), (8, 3.5), (9, 0.5), (9, 8.0)])
 def test_decoded_latents_and_image_equal_the_encoders(model_class, size, rate_points, quality):
     model = tiny(model_class, rate_points)
     x = _image(*size, model.stride)
@@ -135,6 +135,10 @@ def test_forward_returns_likelihoods_of_every_latent():
 def test_quality_is_validated():
     with pytest.raises(LicError):
         tiny(ScaleHyperprior, 8).compress(_image(64, 64, 64), 9.0)
+    with pytest.raises(LicError, match=r"\[1, 8\]"):  # quality 0 only with nine rate points
+        tiny(ScaleHyperprior, 8).compress(_image(64, 64, 64), 0.5)
+    with pytest.raises(LicError, match=r"\[0, 8\]"):
+        tiny(ScaleHyperprior, 9).compress(_image(64, 64, 64), -0.1)
     with pytest.raises(LicError):
         tiny(ScaleHyperprior).compress(_image(64, 64, 64), 3.0)
 

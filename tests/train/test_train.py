@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 from lic.models.registry import get_spec
 from lic.train import TrainConfig, export, train
 from lic.train.data import CropSampler
-from lic.train.loss import LAMBDAS, balanced_weights, rd_loss
+from lic.train.loop import sample_qualities
+from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
 from tests.conftest import synthetic_photo
 
 
@@ -54,21 +55,36 @@ def test_rd_loss_is_lambda_distortion_plus_rate():
     expected_bpp = (16 * 1 + 2 * 2) / 64
     assert torch.allclose(bpp, torch.full((2,), expected_bpp))
     assert torch.allclose(loss, (lmbda * 255**2 * 1e-4 + expected_bpp).mean(), rtol=1e-4)
-    assert LAMBDAS["mse"][0] == 0.0018 and LAMBDAS["mse"][-1] == 0.18
+    assert LAMBDAS["mse"][1] == 0.0018 and LAMBDAS["mse"][8] == 0.18
+    assert LAMBDAS["mse"][0] == 0.0018 / 4 and LAMBDAS["ms-ssim"][0] == 2.40 / 4
+    assert float(lambda_for(torch.tensor([0, 1, 8]), "mse")[2]) == pytest.approx(0.18)
 
 
-def test_balanced_weights_even_out_the_rate_points():
-    w = balanced_weights("mse")
+@pytest.mark.parametrize("lowest", [0, 1])
+def test_balanced_weights_even_out_the_rate_points(lowest):
+    w = balanced_weights(torch.arange(lowest, 9), lowest, "mse")
     assert float(w.mean()) == pytest.approx(1.0)
-    assert float(w[0] / w[-1]) == pytest.approx((0.18 / 0.0018) ** 0.5, rel=1e-5)
+    assert float(w[0] / w[-1]) == pytest.approx((0.18 / LAMBDAS["mse"][lowest]) ** 0.5, rel=1e-5)
     assert torch.all(w[:-1] > w[1:])
+    assert torch.equal(balanced_weights(torch.tensor([8, lowest]), lowest, "mse"), w[[-1, 0]])
     x = torch.rand(2, 3, 8, 8)
     likelihoods = {"y": torch.full((2, 4, 2, 2), 0.5)}
-    lmbda, weight = torch.tensor([0.0018, 0.18]), w[[0, 7]]
+    lmbda, weight = torch.tensor([LAMBDAS["mse"][lowest], 0.18]), w[[0, -1]]
     plain, bpp, mse = rd_loss(x + 0.01, x, likelihoods, lmbda)
     weighted, _, _ = rd_loss(x + 0.01, x, likelihoods, lmbda, weight=weight)
     assert float(weighted) == pytest.approx(float((weight * (lmbda * 255**2 * mse + bpp)).mean()))
     assert float(weighted) != pytest.approx(float(plain))
+
+
+@pytest.mark.parametrize("points", [8, 9])
+def test_variable_rate_training_draws_every_quality_of_the_model(points, photos, tmp_path):
+    model = get_spec("bmshj2018-hyperprior-vr").builder(N=8, M=12, rate_points=points)
+    config = _config(photos, tmp_path, 1, balance=True)
+    q, lmbda, weight = sample_qualities(model, config, 4000, torch.Generator().manual_seed(0))
+    lowest = 9 - points
+    assert set(q.long().tolist()) == set(range(lowest, 9))
+    assert torch.equal(lmbda, lambda_for(q, "mse"))
+    assert torch.equal(weight, balanced_weights(q, lowest, "mse"))
 
 
 def test_balanced_training_runs_and_differs(photos, tmp_path):
@@ -199,3 +215,29 @@ def test_init_from_a_relative_loads_what_fits(photos, tmp_path):
     assert torch.equal(state["analysis.0.weight"], start["analysis.0.weight"])
     assert torch.equal(state["synthesis.6.weight"], start["synthesis.6.weight"])
     assert state["hyper_synthesis.4.weight"].shape != start["hyper_synthesis.4.weight"].shape
+
+
+def test_init_with_fewer_rate_points_extrapolates_the_lowest(photos, tmp_path):
+    """Weights trained at qualities 1–8 start a model with quality 0 as well: the eight gain
+    vectors keep their qualities, quality 0's continues the two lowest in log λ."""
+    config = _config(photos, tmp_path / "eight", 2, model="mbt2018-mean-vr")
+    export(train(config), tmp_path / "eight.safetensors")
+    nine = _config(
+        photos,
+        tmp_path / "nine",
+        1,
+        model="minnen2020-vr",
+        lr=0.0,
+        init=str(tmp_path / "eight.safetensors"),
+    )
+    state = torch.load(train(nine), weights_only=True)["model"]
+    start = load_file(tmp_path / "eight.safetensors")
+    log_lambda = torch.tensor(LAMBDAS["mse"]).log()
+    for name in ("y", "y_inverse", "z", "z_inverse"):
+        old, new = start[f"gains.{name}.log_gain"], state[f"gains.{name}.log_gain"]
+        assert old.shape[0] == 8 and new.shape[0] == 9
+        assert torch.equal(new[1:], old)
+        per_log_lambda = (old[1] - old[0]) / (log_lambda[2] - log_lambda[1])
+        expected = old[0] - per_log_lambda * (log_lambda[1] - log_lambda[0])
+        assert torch.allclose(new[0], expected)
+        assert not torch.allclose(new[0], new[1])

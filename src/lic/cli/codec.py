@@ -88,7 +88,7 @@ def run_info(args: argparse.Namespace) -> None:
 def run_models(args: argparse.Namespace) -> None:
     for name, spec in sorted(REGISTRY.items()):
         weights, fold = shipped(spec), folded(spec)
-        kind = "variable rate 1–8" if spec.variable_rate else "qualities 1–8"
+        kind = f"variable rate {spec.lowest_quality}–8" if spec.variable_rate else "qualities 1–8"
         notes = []
         if weights:
             notes.append("shipped" if spec.variable_rate else f"shipped q{_list(weights)}")
@@ -110,7 +110,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     target.add_argument(
         "--quality",
         type=float,
-        help="1–8, higher is better; continuous for variable-rate models (default 4)",
+        help="1–8, higher is better; continuous for variable-rate models, some of which also "
+        "go down to 0 (`lic models`; default 4)",
     )
     target.add_argument("--size", help="largest file that fits, e.g. 50KB, 48KiB, 12000")
     target.add_argument("--bpp", type=float, help="largest file of at most this many bits/pixel")

@@ -7,7 +7,10 @@ A model is a `torch.nn.Module` with three faces:
   implement `decode_latents`, which gives back exactly the encoder's quantized y).
 Images are float tensors in [0, 1] of shape [1, 3, H, W] with H and W multiples of `stride`
 (`lic.codec` pads and crops). Models built with `rate_points > 0` are variable-rate (gain
-units, Cui et al. 2021): `quality` is then a float in [1, rate_points], else it must be None.
+units, Cui et al. 2021): `quality` is then a float in [lowest_quality, 8], else it must be None.
+The rate points are the top `rate_points` integer qualities of the λ table
+(`lic.train.loss.LAMBDAS`): 8 points are the field's qualities 1–8, 9 add lic's quality 0
+below them (a quarter of quality 1's λ, for rates down to ~0.1 bpp).
 
 Coding precision. The σ of each latent picks its coder table by comparison with a scale table
 (`lic.entropy.gaussian`), so encoder and decoder must compute σ (and the μ fed back into context
@@ -47,6 +50,10 @@ class Compressed:
     shapes: list[tuple[int, ...]]
 
 
+#: The highest quality, λ = 0.18 (MSE): every variable-rate model's top rate point.
+HIGHEST_QUALITY = 8
+
+
 class CompressionModel(nn.Module):
     """Base class: entropy-model bookkeeping, auxiliary loss and gain units."""
 
@@ -58,7 +65,10 @@ class CompressionModel(nn.Module):
 
     def __init__(self, rate_points: int = 0) -> None:
         super().__init__()
+        if rate_points > HIGHEST_QUALITY + 1:
+            raise ValueError(f"at most {HIGHEST_QUALITY + 1} rate points (qualities 0–8)")
         self.rate_points = rate_points
+        self.lowest_quality = HIGHEST_QUALITY + 1 - rate_points
         self.gains = nn.ModuleDict()
 
     @property
@@ -68,8 +78,9 @@ class CompressionModel(nn.Module):
     def add_gains(self, latent: str, channels: int) -> None:
         """Create the gain and inverse-gain units of `latent` when the model is variable-rate."""
         if self.variable_rate:
-            self.gains[latent] = GainUnit(channels, self.rate_points)
-            self.gains[latent + "_inverse"] = GainUnit(channels, self.rate_points, spread=-0.5)
+            points, first = self.rate_points, self.lowest_quality
+            self.gains[latent] = GainUnit(channels, points, first=first)
+            self.gains[latent + "_inverse"] = GainUnit(channels, points, spread=-0.5, first=first)
 
     def gain(self, latent: str, x: torch.Tensor, quality: torch.Tensor | None) -> torch.Tensor:
         """x scaled by the gain of `latent` at `quality` (identity for fixed-rate models)."""
@@ -122,11 +133,12 @@ class CompressionModel(nn.Module):
             if quality is not None:
                 raise LicError("this model has a fixed rate: choose its quality when loading it")
             return None
+        span = f"[{self.lowest_quality}, {HIGHEST_QUALITY}]"
         if quality is None:
-            raise LicError(f"this variable-rate model needs a quality in [1, {self.rate_points}]")
+            raise LicError(f"this variable-rate model needs a quality in {span}")
         q = torch.as_tensor(quality, dtype=torch.float32).reshape(-1).expand(batch)
-        if torch.any(q < 1) or torch.any(q > self.rate_points) or torch.any(torch.isnan(q)):
-            raise LicError(f"quality must lie in [1, {self.rate_points}], got {quality}")
+        if torch.any(q < self.lowest_quality) or torch.any(q > HIGHEST_QUALITY) or q.isnan().any():
+            raise LicError(f"quality must lie in {span}, got {quality}")
         return q
 
     def entropy_models(self) -> list[EntropyModel]:

@@ -18,7 +18,7 @@ from lic.coding import Decoder, Encoder
 from lic.entropy import FactorizedDensity, GaussianConditional
 from lic.layers import GDN, conv, deconv
 from lic.models.base import Compressed, CompressionModel, ModelOutput
-from lic.models.registry import register_family
+from lic.models.registry import VARIABLE_RATE_CONFIG_1_TO_8, register_family
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -170,5 +170,5 @@ class ScaleHyperprior(CompressionModel):
 # λ of each quality is the field's table (lic.train.loss.LAMBDAS).
 _SIZES = {q: {"N": 128, "M": 192} if q <= 5 else {"N": 192, "M": 320} for q in range(1, 9)}
 
-register_family("bmshj2018-factorized", FactorizedPrior, _SIZES)
-register_family("bmshj2018-hyperprior", ScaleHyperprior, _SIZES)
+register_family("bmshj2018-factorized", FactorizedPrior, _SIZES, VARIABLE_RATE_CONFIG_1_TO_8)
+register_family("bmshj2018-hyperprior", ScaleHyperprior, _SIZES, VARIABLE_RATE_CONFIG_1_TO_8)

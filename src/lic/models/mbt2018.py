@@ -25,7 +25,7 @@ from lic.coding import Decoder, Encoder
 from lic.entropy import quantize
 from lic.layers import MaskedConv2d, conv, deconv
 from lic.models.bmshj2018 import ScaleHyperprior
-from lic.models.registry import ModelSpec, register, register_family
+from lic.models.registry import VARIABLE_RATE_CONFIG_1_TO_8, ModelSpec, register, register_family
 
 
 def entropy_parameters(M: int) -> nn.Sequential:
@@ -144,7 +144,7 @@ class JointAutoregressive(MeanScaleHyperprior):
 
 _SIZES = {q: {"N": 128, "M": 192} if q <= 4 else {"N": 192, "M": 320} for q in range(1, 9)}
 
-register_family("mbt2018-mean", MeanScaleHyperprior, _SIZES)
+register_family("mbt2018-mean", MeanScaleHyperprior, _SIZES, VARIABLE_RATE_CONFIG_1_TO_8)
 register(
     ModelSpec(
         "mbt2018",

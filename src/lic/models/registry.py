@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lic.errors import LicError
+from lic.models.base import HIGHEST_QUALITY
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -32,6 +33,11 @@ class ModelSpec:
     builder: Callable[..., Any]
     configs: dict[int, dict[str, Any]]
     variable_rate: bool = False
+
+    @property
+    def lowest_quality(self) -> int:
+        """A variable-rate model's lowest quality (its rate points end at quality 8)."""
+        return HIGHEST_QUALITY + 1 - self.configs[0]["rate_points"]
 
     def config(self, quality: float | None) -> dict[str, Any]:
         return self.configs[self._key(quality)]
@@ -64,16 +70,21 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-#: The variable-rate variant's size: the low-rate transforms, eight gain vectors.
-VARIABLE_RATE_CONFIG = {"N": 128, "M": 192, "rate_points": 8}
+#: The variable-rate variant's size: the low-rate transforms, nine gain vectors (qualities 0–8).
+VARIABLE_RATE_CONFIG = {"N": 128, "M": 192, "rate_points": 9}
+#: The same with eight (qualities 1–8): the families whose shipped weights predate quality 0.
+VARIABLE_RATE_CONFIG_1_TO_8 = {"N": 128, "M": 192, "rate_points": 8}
 
 
 def register_family(
-    name: str, builder: Callable[..., Any], sizes: dict[int, dict[str, Any]]
+    name: str,
+    builder: Callable[..., Any],
+    sizes: dict[int, dict[str, Any]],
+    variable: dict[str, Any] = VARIABLE_RATE_CONFIG,
 ) -> None:
     """Register `name` at fixed qualities 1–8 and its variable-rate variant `name-vr`."""
     register(ModelSpec(name, builder, sizes))
-    register(ModelSpec(f"{name}-vr", builder, {0: VARIABLE_RATE_CONFIG}, variable_rate=True))
+    register(ModelSpec(f"{name}-vr", builder, {0: variable}, variable_rate=True))
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -23,11 +23,13 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
+from lic.models.base import HIGHEST_QUALITY
 from lic.models.registry import get_spec, load_weights, save_weights
 from lic.train.data import CropSampler, image_files, load_photo
-from lic.train.loss import LAMBDAS, balanced_weights, rd_loss
+from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
 
 
 @dataclass
@@ -63,7 +65,7 @@ class TrainConfig:
 
 def _build(config: TrainConfig) -> torch.nn.Module:
     spec = get_spec(config.model)
-    quality = None if spec.variable_rate else (config.quality or 1)
+    quality = None if spec.variable_rate else (1 if config.quality is None else config.quality)
     model = spec.build(quality)
     if config.channels is not None:
         kwargs = dict(spec.config(quality), N=config.channels[0], M=config.channels[1])
@@ -71,18 +73,40 @@ def _build(config: TrainConfig) -> torch.nn.Module:
         model.name, model.quality = spec.name, None if spec.variable_rate else quality
     if config.init:  # every tensor that fits: the same model, or a relative to start from
         loaded = load_weights(model, config.init, partial=True)
+        loaded += _extend_gains(model, load_file(config.init), config.metric)
         print(f"initialized {loaded} of {len(model.state_dict())} tensors from {config.init}")
     return model
 
 
-def _qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g: torch.Generator):
+def _extend_gains(model: torch.nn.Module, init: dict[str, torch.Tensor], metric: str) -> int:
+    """Start gain units with more rate points than the init's from it (e.g. weights trained at
+    qualities 1–8 continued with quality 0): the init's gain vectors go to their qualities, the
+    top ones, and each quality below is extrapolated from the init's two lowest, linearly in
+    log λ (log-gains and log λ move together along the table). Returns the units extended."""
+    log_lambda = torch.tensor(LAMBDAS[metric]).log()
+    extended = 0
+    for name, unit in model.gains.items():
+        old = init.get(f"gains.{name}.log_gain")
+        if old is None or old.shape[1:] != unit.log_gain.shape[1:] or len(old) >= unit.points:
+            continue
+        low = HIGHEST_QUALITY + 1 - len(old)  # the init's lowest quality
+        slope = (old[1] - old[0]) / (log_lambda[low + 1] - log_lambda[low])
+        below = old[0] + slope * (log_lambda[unit.first : low] - log_lambda[low])[:, None]
+        with torch.no_grad():
+            unit.log_gain.copy_(torch.cat([below, old]))
+        extended += 1
+    return extended
+
+
+def sample_qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g: torch.Generator):
     """(quality passed to the model, λ per image, loss weight per image or None)."""
-    lambdas = torch.tensor(LAMBDAS[config.metric])
     if model.variable_rate:
-        q = torch.randint(1, model.rate_points + 1, (batch,), generator=g)
-        weight = balanced_weights(config.metric)[q - 1] if config.balance else None
-        return q.float(), lambdas[q - 1], weight
-    lmbda = config.lmbda if config.lmbda is not None else float(lambdas[(config.quality or 1) - 1])
+        lowest = model.lowest_quality
+        q = torch.randint(lowest, HIGHEST_QUALITY + 1, (batch,), generator=g)
+        weight = balanced_weights(q, lowest, config.metric) if config.balance else None
+        return q.float(), lambda_for(q, config.metric), weight
+    quality = 1 if config.quality is None else config.quality
+    lmbda = config.lmbda if config.lmbda is not None else LAMBDAS[config.metric][quality]
     return None, torch.full((batch,), lmbda), None
 
 
@@ -95,7 +119,7 @@ def _learning_rate(config: TrainConfig, step: int) -> float:
 def validate(model: torch.nn.Module, images: list[torch.Tensor], metric: str) -> dict:
     """Estimated bpp and PSNR (rounded latents) on held-out images, per quality point."""
     model.eval()
-    points = range(1, model.rate_points + 1) if model.variable_rate else [None]
+    points = range(model.lowest_quality, HIGHEST_QUALITY + 1) if model.variable_rate else [None]
     result = {}
     for q in points:
         bpp, psnr = [], []
@@ -211,7 +235,7 @@ def train(config: TrainConfig) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config, step)
         x = sampler.batch(config.batch).to(device)
-        quality, lmbda, weight = _qualities(model, config, config.batch, quality_generator)
+        quality, lmbda, weight = sample_qualities(model, config, config.batch, quality_generator)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
             output = net(x, quality)
         loss, bpp, mse = rd_loss(
