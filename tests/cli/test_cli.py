@@ -1,5 +1,6 @@
 """The `lic` command end to end: round trips, and one clear line for every bad input."""
 
+import json
 import subprocess
 import sys
 
@@ -175,3 +176,19 @@ def test_fold_then_code_with_the_fixed_rate_model(encoded, weights, tmp_path):
     assert "do not fold" in _one_line_error(
         lic("fold", "--model", MODEL, "--quality", 7, "--weights", weights[0], "-o", folded)
     )
+
+
+@pytest.mark.parametrize("model", ["bmshj2018-hyperprior-vr", "minnen2020-vr"])
+def test_eval_sweeps_every_integer_quality_of_the_model(model, tmp_path):
+    """Eight rate points give qualities 1–8; nine (with lic's quality 0) give 0–8."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(synthetic_photo(64, 64, seed=3)).save(folder / "a.png")
+    torch.manual_seed(0)
+    save_weights(get_spec(model).build(None), tmp_path / "w.safetensors")
+    out = tmp_path / "eval.json"
+    args = ["eval", folder, "--model", model, "--weights", tmp_path / "w.safetensors"]
+    result = lic(*args, "--json", out, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    lowest = 9 - get_spec(model).config(None)["rate_points"]
+    assert json.loads(out.read_text())["results"]["quality"] == [str(q) for q in range(lowest, 9)]

@@ -16,6 +16,7 @@ from lic.evaluate.bench import run_bench
 from lic.evaluate.learned import evaluate_model
 from lic.evaluate.plot import plot_curves
 from lic.evaluate.results import load_curve, save
+from lic.models import get_spec
 from lic.train.data import image_files
 
 
@@ -38,9 +39,11 @@ def _print_table(document: dict) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> None:
+    spec = get_spec(args.model)
+    lowest = spec.lowest_quality if spec.variable_rate else 1
     document = evaluate_model(
         args.model,
-        args.quality,
+        args.quality or list(range(lowest, 9)),
         _files(args.folder, args.limit),
         args.weights,
         progress=not args.no_progress,
@@ -129,7 +132,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("eval", help="compress every image of a folder to real files")
     p.add_argument("folder")
     p.add_argument("--model", required=True)
-    p.add_argument("--quality", type=float, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8])
+    p.add_argument(
+        "--quality", type=float, nargs="+", help="default: every integer quality of the model"
+    )
     p.add_argument(
         "--weights", help='weights instead of the shipped ones; "{quality}" in it stands for each'
     )
