@@ -10,6 +10,8 @@ set to zero at the anchors (eq. 6). Decoding is two parallel passes, not H·W se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from lic.coding import Decoder, Encoder
@@ -30,52 +32,72 @@ class Checkerboard(MeanScaleHyperprior):
     def _params(
         self, hyper: torch.Tensor, context: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(σ, μ) everywhere from [hyper output, context] (dense: training)."""
         scales, means = self.entropy_parameters(torch.cat([hyper, context], 1)).chunk(2, 1)
         return scales, means
 
-    def _context(self, anchors_hat: torch.Tensor, non_anchor: torch.Tensor) -> torch.Tensor:
-        """The context of the non-anchors from the anchors alone; zero at the anchors.
-
-        Training convolves densely; otherwise only the non-anchors are computed, from the
-        mask's taps (all anchors: odd distances), a quarter of the dense work."""
-        dtype = anchors_hat.dtype
-        if self.training:
-            anchor = ~non_anchor
-            return self.context_prediction(anchors_hat * anchor.to(dtype)) * non_anchor.to(dtype)
-        batch, _, height, width = anchors_hat.shape
-        positions = non_anchor.flatten().nonzero().squeeze(1)
-        context = anchors_hat.new_zeros(batch, self.M * 2, height * width)
-        context[:, :, positions] = self.context_prediction.at(anchors_hat, positions)
-        return context.view(batch, self.M * 2, height, width)
-
-    def parameters_of(
-        self, y_hat: torch.Tensor, hyper: torch.Tensor
+    def _params_at(
+        self, hyper: torch.Tensor, context: torch.Tensor | None, phase: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(σ, μ) of every element given the anchors of ŷ (what both passes compute)."""
-        non_anchor = checkerboard(*y_hat.shape[2:], anchor=False).to(y_hat.device)
-        return self._params(hyper, self._context(y_hat, non_anchor))
+        """(σ, μ) [B, M, H, W] at the positions of `phase` [1, 1, H, W] alone, zero elsewhere.
+
+        The entropy parameters are 1×1 convolutions: each position's come from its own features,
+        so coding computes them only where a pass codes (half the grid each), as [B, C, P, 1]
+        columns. `context` is the non-anchors' [B, 2M, P], or None at the anchors (eq. 6)."""
+        batch, _, height, width = hyper.shape
+        positions = phase.flatten().nonzero().squeeze(1)
+        features = hyper.flatten(2)[:, :, positions]
+        if context is None:
+            context = features.new_zeros(features.shape)
+        params = self.entropy_parameters(torch.cat([features, context], 1)[..., None])
+        grid = hyper.new_zeros(batch, self.M * 2, height * width)
+        grid[:, :, positions] = params[..., 0]
+        scales, means = grid.view(batch, self.M * 2, height, width).chunk(2, 1)
+        return scales, means
+
+    def _passes(
+        self,
+        hyper: torch.Tensor,
+        decoded_anchors: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The two passes shared by coding and the eval forward: (σ, μ) of the anchors from the
+        hyperprior alone, ŷ of the anchors from `decoded_anchors(σ, μ)`, then (σ, μ) of the
+        non-anchors from them through the masked context, evaluated at the non-anchors alone.
+        Returns the anchor mask, ŷ of the anchors, and σ, μ of both phases together."""
+        anchor = checkerboard(*hyper.shape[2:], anchor=True).to(hyper.device)
+        scales, means = self._params_at(hyper, None, anchor)
+        anchors_hat = decoded_anchors(scales, means)
+        positions = (~anchor).flatten().nonzero().squeeze(1)
+        context = self.context_prediction.at(anchors_hat, positions)
+        rest_scales, rest_means = self._params_at(hyper, context, ~anchor)
+        scales = torch.where(anchor, scales, rest_scales)
+        means = torch.where(anchor, means, rest_means)
+        return anchor, anchors_hat, scales, means
 
     def y_forward(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.training:  # one pass: the anchors' context is zero whatever ŷ is fed in
+        if self.training:  # one dense pass: the anchors' context is zero whatever ŷ is fed in
             anchors_hat = quantize(y, True)
-        else:  # the anchors exactly as coded: rounded around their hyperprior-only means
-            _, means = self._params(hyper, torch.zeros_like(hyper))
-            anchors_hat = quantize(y, False, means)
-        scales, means = self.parameters_of(anchors_hat, hyper)
+            anchor = checkerboard(*y.shape[2:], anchor=True).to(y.dtype)
+            context = self.context_prediction(anchors_hat * anchor) * (1 - anchor)
+            return self.entropy_y(y, *self._params(hyper, context))
+        # The anchors exactly as coded: rounded around their hyperprior-only means.
+        _, _, scales, means = self._passes(hyper, lambda _, mu: quantize(y, False, mu))
         return self.entropy_y(y, scales, means)
 
     def y_compress(self, encoder: Encoder, y: torch.Tensor, hyper: torch.Tensor) -> None:
-        anchor = checkerboard(*y.shape[2:], anchor=True)
-        scales, means = self._params(hyper, torch.zeros_like(hyper))
-        anchors_hat = self.entropy_y.compress(encoder, y, scales, means, mask=anchor)
-        scales, means = self.parameters_of(anchors_hat, hyper)
+        def code_anchors(scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+            return self.entropy_y.compress(encoder, y, scales, means, mask=anchor_mask)
+
+        anchor_mask = checkerboard(*y.shape[2:], anchor=True)
+        anchor, _, scales, means = self._passes(hyper, code_anchors)
         self.entropy_y.compress(encoder, y, scales, means, mask=~anchor)
 
     def y_decompress(self, decoder: Decoder, hyper: torch.Tensor) -> torch.Tensor:
-        anchor = checkerboard(*hyper.shape[2:], anchor=True)
-        scales, means = self._params(hyper, torch.zeros_like(hyper))
-        anchors_hat = self.entropy_y.decompress(decoder, scales, means, mask=anchor)
-        scales, means = self.parameters_of(anchors_hat, hyper)
+        def decode_anchors(scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+            return self.entropy_y.decompress(decoder, scales, means, mask=anchor_mask)
+
+        anchor_mask = checkerboard(*hyper.shape[2:], anchor=True)
+        anchor, anchors_hat, scales, means = self._passes(hyper, decode_anchors)
         rest = self.entropy_y.decompress(decoder, scales, means, mask=~anchor)
         return torch.where(anchor, anchors_hat, rest)
 
