@@ -1,6 +1,7 @@
 """Training: the loss, exact resumption, the crop sampler, DDP under torchrun, export."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from safetensors.torch import load_file
 from lic.models.registry import get_spec
 from lic.train import TrainConfig, export, train
 from lic.train.data import CropSampler
-from lic.train.loop import sample_qualities
+from lic.train.loop import sample_qualities, validate
 from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
 from tests.conftest import synthetic_photo
 
@@ -241,3 +242,12 @@ def test_init_with_fewer_rate_points_extrapolates_the_lowest(photos, tmp_path):
         expected = old[0] - per_log_lambda * (log_lambda[1] - log_lambda[0])
         assert torch.allclose(new[0], expected)
         assert not torch.allclose(new[0], new[1])
+
+
+@pytest.mark.parametrize("points", [0, 8, 9])
+def test_validation_reports_every_quality_of_the_model(points):
+    model = get_spec("bmshj2018-hyperprior-vr").builder(N=8, M=12, rate_points=points)
+    result = validate(model, [torch.rand(1, 3, 64, 64)], "mse")
+    expected = ["fixed"] if points == 0 else [str(q) for q in range(9 - points, 9)]
+    assert list(result) == expected
+    assert all(r["bpp"] > 0 and math.isfinite(r["psnr"]) for r in result.values())

@@ -130,7 +130,10 @@ def validate(model: torch.nn.Module, images: list[torch.Tensor], metric: str) ->
             mse = float((out.x_hat.clamp(0, 1) - x).pow(2).mean())
             bpp.append(bits / pixels)
             psnr.append(10 * math.log10(1 / max(mse, 1e-10)))
-        result[str(q or "fixed")] = {"bpp": sum(bpp) / len(bpp), "psnr": sum(psnr) / len(psnr)}
+        result["fixed" if q is None else str(q)] = {
+            "bpp": sum(bpp) / len(bpp),
+            "psnr": sum(psnr) / len(psnr),
+        }
     model.train()
     return result
 
