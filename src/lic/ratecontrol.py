@@ -83,8 +83,8 @@ def compress_to_size(
     result, met = _search(model, image, lambda data: len(data) <= max_bytes, True, steps)
     if not met:
         raise LicError(
-            f"cannot fit {max_bytes} bytes: the smallest file at quality 1 is "
-            f"{len(result.data)} bytes"
+            f"cannot fit {max_bytes} bytes: the smallest file, at the lowest quality "
+            f"({result.quality:g}), is {len(result.data)} bytes"
         )
     return result
 
