@@ -21,6 +21,8 @@ PUBLISHED = (
     "compressai/compressai-bmshj2018-hyperprior_mse_cpu.json",
     "compressai/bmshj2018-hyperprior-vbr-ans.json",
     "compressai/compressai-mbt2018-mean_mse_cpu.json",
+    "compressai/mbt2018-mean-vbr-ans.json",
+    "compressai/mbt2018-vbr-ans.json",
 )
 
 
