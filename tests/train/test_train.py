@@ -200,19 +200,20 @@ def test_init_starts_from_exported_weights(photos, tmp_path):
     assert all(torch.equal(state[k], start[k]) for k in start if not k.endswith("quantiles"))
 
 
-def test_init_from_a_relative_loads_what_fits(photos, tmp_path):
-    """mbt2018-mean starts from the scale hyperprior's transforms (issue: context models)."""
-    export(train(_config(photos, tmp_path / "hp", 1)), tmp_path / "hp.safetensors")
+def _continued(photos: Path, tmp_path: Path, first: str, second: str) -> tuple[dict, dict]:
+    """Train `first` 2 steps and export it; start `second` from it (lr 0, 1 step). Returns
+    the second run's model state and the exported first weights."""
+    export(train(_config(photos, tmp_path / "a", 2, model=first)), tmp_path / "a.safetensors")
     config = _config(
-        photos,
-        tmp_path / "mean",
-        1,
-        model="mbt2018-mean-vr",
-        lr=0.0,
-        init=str(tmp_path / "hp.safetensors"),
+        photos, tmp_path / "b", 1, model=second, lr=0.0, init=str(tmp_path / "a.safetensors")
     )
     state = torch.load(train(config), weights_only=True)["model"]
-    start = load_file(tmp_path / "hp.safetensors")
+    return state, load_file(tmp_path / "a.safetensors")
+
+
+def test_init_from_a_relative_loads_what_fits(photos, tmp_path):
+    """mbt2018-mean starts from the scale hyperprior's transforms (issue: context models)."""
+    state, start = _continued(photos, tmp_path, "bmshj2018-hyperprior-vr", "mbt2018-mean-vr")
     assert torch.equal(state["analysis.0.weight"], start["analysis.0.weight"])
     assert torch.equal(state["synthesis.6.weight"], start["synthesis.6.weight"])
     assert state["hyper_synthesis.4.weight"].shape != start["hyper_synthesis.4.weight"].shape
@@ -221,18 +222,7 @@ def test_init_from_a_relative_loads_what_fits(photos, tmp_path):
 def test_init_with_fewer_rate_points_extrapolates_the_lowest(photos, tmp_path):
     """Weights trained at qualities 1–8 start a model with quality 0 as well: the eight gain
     vectors keep their qualities, quality 0's continues the two lowest in log λ."""
-    config = _config(photos, tmp_path / "eight", 2, model="mbt2018-mean-vr")
-    export(train(config), tmp_path / "eight.safetensors")
-    nine = _config(
-        photos,
-        tmp_path / "nine",
-        1,
-        model="minnen2020-vr",
-        lr=0.0,
-        init=str(tmp_path / "eight.safetensors"),
-    )
-    state = torch.load(train(nine), weights_only=True)["model"]
-    start = load_file(tmp_path / "eight.safetensors")
+    state, start = _continued(photos, tmp_path, "mbt2018-mean-vr", "minnen2020-vr")
     log_lambda = torch.tensor(LAMBDAS["mse"]).log()
     for name in ("y", "y_inverse", "z", "z_inverse"):
         old, new = start[f"gains.{name}.log_gain"], state[f"gains.{name}.log_gain"]
