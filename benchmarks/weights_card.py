@@ -6,6 +6,10 @@ digest of the weights, and the training record.
         results/kodak/bmshj2018-hyperprior-vr.json
     python benchmarks/weights_card.py bmshj2018-hyperprior runs/fixed-q1 \
         results/kodak/bmshj2018-hyperprior-fixed.json --quality 1
+
+Weights continued from earlier shipped ones (`lic train --init`) name those weights' cards with
+`--previous`, newest first: their training records are kept under "previous" and every CPU hour
+of the chain is summed in "total_cpu_hours".
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from training_record import record
 from lic.models.registry import get_spec, load, weights_digest
 
 
-def card(name: str, run: Path, evaluation: Path, quality: int | None = None) -> Path:
+def card(
+    name: str,
+    run: Path,
+    evaluation: Path,
+    quality: int | None = None,
+    previous: list[Path] = (),
+) -> Path:
     spec = get_spec(name)
     model = load(name, quality)
     document = json.loads(evaluation.read_text())
@@ -30,6 +40,11 @@ def card(name: str, run: Path, evaluation: Path, quality: int | None = None) -> 
         raise SystemExit(f"{evaluation} was not measured with the shipped weights ({digest})")
     columns = [document["results"]["quality"].index(point) for point in points]
     results = {k: [v[i] for i in columns] for k, v in document["results"].items()}
+    training = record(run)
+    if previous:
+        training["previous"] = [json.loads(p.read_text())["training"] for p in previous]
+        hours = [training["cpu_hours"], *(t["cpu_hours"] for t in training["previous"])]
+        training["total_cpu_hours"] = round(sum(hours), 3)
     out = spec.weights_path(quality).with_suffix(".json")
     out.write_text(
         json.dumps(
@@ -42,7 +57,7 @@ def card(name: str, run: Path, evaluation: Path, quality: int | None = None) -> 
                     "results": results,
                     "per_image": {point: document["per_image"][point] for point in points},
                 },
-                "training": record(run),
+                "training": training,
             },
             indent=1,
         )
@@ -57,5 +72,8 @@ if __name__ == "__main__":
     parser.add_argument("run", type=Path)
     parser.add_argument("evaluation", type=Path)
     parser.add_argument("--quality", type=int, help="the quality of a fixed-rate model")
+    parser.add_argument(
+        "--previous", type=Path, nargs="+", default=[], help="cards of the weights it continued"
+    )
     args = parser.parse_args()
-    print(card(args.name, args.run, args.evaluation, args.quality))
+    print(card(args.name, args.run, args.evaluation, args.quality, args.previous))
