@@ -160,6 +160,20 @@ def test_size_target_on_the_command_line(encoded, weights, tmp_path):
     assert out.stat().st_size <= 2000
 
 
+def test_the_default_codes_down_to_quality_0(encoded, weights, tmp_path):
+    png, _ = encoded
+    out, back = tmp_path / "q0.lic", tmp_path / "q0.png"
+    result = lic("compress", png, "--quality", "0", "-o", out, "--weights", weights[0])
+    assert result.returncode == 0, result.stderr
+    assert "quality:  0\n" in lic("info", out).stdout.decode()
+    assert lic("decompress", out, "-o", back, "--weights", weights[0]).returncode == 0
+    assert Image.open(back).size == Image.open(png).size
+    err = _one_line_error(
+        lic("compress", png, "--quality", "-0.5", "-o", out, "--weights", weights[0])
+    )
+    assert "[0, 8]" in err
+
+
 def test_fold_then_code_with_the_fixed_rate_model(encoded, weights, tmp_path):
     png, _ = encoded
     folded = tmp_path / "q3.safetensors"

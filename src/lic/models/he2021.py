@@ -18,7 +18,7 @@ from lic.coding import Decoder, Encoder
 from lic.entropy import quantize
 from lic.layers import MaskedConv2d, checkerboard
 from lic.models.mbt2018 import MeanScaleHyperprior, entropy_parameters
-from lic.models.registry import VARIABLE_RATE_CONFIG_1_TO_8, register_family
+from lic.models.registry import register_family
 
 
 class Checkerboard(MeanScaleHyperprior):
@@ -104,4 +104,4 @@ class Checkerboard(MeanScaleHyperprior):
 
 _SIZES = {q: {"N": 128, "M": 192} if q <= 4 else {"N": 192, "M": 320} for q in range(1, 9)}
 
-register_family("he2021-checkerboard", Checkerboard, _SIZES, VARIABLE_RATE_CONFIG_1_TO_8)
+register_family("he2021-checkerboard", Checkerboard, _SIZES)
