@@ -17,6 +17,7 @@ from lic.evaluate.learned import evaluate_model
 from lic.evaluate.plot import plot_curves
 from lic.evaluate.results import load_curve, save
 from lic.models import get_spec
+from lic.models.base import HIGHEST_QUALITY
 from lic.train.data import image_files
 
 
@@ -43,7 +44,7 @@ def run_eval(args: argparse.Namespace) -> None:
     lowest = spec.lowest_quality if spec.variable_rate else 1
     document = evaluate_model(
         args.model,
-        args.quality or list(range(lowest, 9)),
+        args.quality or list(range(lowest, HIGHEST_QUALITY + 1)),
         _files(args.folder, args.limit),
         args.weights,
         progress=not args.no_progress,

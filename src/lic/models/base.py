@@ -54,6 +54,11 @@ class Compressed:
 HIGHEST_QUALITY = 8
 
 
+def lowest_quality(rate_points: int) -> int:
+    """The lowest quality of a model with `rate_points` rate points (they end at quality 8)."""
+    return HIGHEST_QUALITY + 1 - rate_points
+
+
 class CompressionModel(nn.Module):
     """Base class: entropy-model bookkeeping, auxiliary loss and gain units."""
 
@@ -68,7 +73,7 @@ class CompressionModel(nn.Module):
         if rate_points > HIGHEST_QUALITY + 1:
             raise ValueError(f"at most {HIGHEST_QUALITY + 1} rate points (qualities 0–8)")
         self.rate_points = rate_points
-        self.lowest_quality = HIGHEST_QUALITY + 1 - rate_points
+        self.lowest_quality = lowest_quality(rate_points)
         self.gains = nn.ModuleDict()
 
     @property

@@ -58,15 +58,16 @@ class Checkerboard(MeanScaleHyperprior):
     def _passes(
         self,
         hyper: torch.Tensor,
-        decoded_anchors: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        decoded_anchors: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The two passes shared by coding and the eval forward: (σ, μ) of the anchors from the
-        hyperprior alone, ŷ of the anchors from `decoded_anchors(σ, μ)`, then (σ, μ) of the
-        non-anchors from them through the masked context, evaluated at the non-anchors alone.
+        hyperprior alone, ŷ of the anchors from `decoded_anchors(σ, μ, anchor mask)`, then
+        (σ, μ) of the non-anchors from them through the masked context, evaluated at the
+        non-anchors alone.
         Returns the anchor mask, ŷ of the anchors, and σ, μ of both phases together."""
         anchor = checkerboard(*hyper.shape[2:], anchor=True).to(hyper.device)
         scales, means = self._params_at(hyper, None, anchor)
-        anchors_hat = decoded_anchors(scales, means)
+        anchors_hat = decoded_anchors(scales, means, anchor)
         positions = (~anchor).flatten().nonzero().squeeze(1)
         context = self.context_prediction.at(anchors_hat, positions)
         rest_scales, rest_means = self._params_at(hyper, context, ~anchor)
@@ -81,22 +82,20 @@ class Checkerboard(MeanScaleHyperprior):
             context = self.context_prediction(anchors_hat * anchor) * (1 - anchor)
             return self.entropy_y(y, *self._params(hyper, context))
         # The anchors exactly as coded: rounded around their hyperprior-only means.
-        _, _, scales, means = self._passes(hyper, lambda _, mu: quantize(y, False, mu))
+        _, _, scales, means = self._passes(hyper, lambda _, mu, __: quantize(y, False, mu))
         return self.entropy_y(y, scales, means)
 
     def y_compress(self, encoder: Encoder, y: torch.Tensor, hyper: torch.Tensor) -> None:
-        def code_anchors(scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-            return self.entropy_y.compress(encoder, y, scales, means, mask=anchor_mask)
+        def code_anchors(scales: torch.Tensor, means: torch.Tensor, anchor: torch.Tensor):
+            return self.entropy_y.compress(encoder, y, scales, means, mask=anchor)
 
-        anchor_mask = checkerboard(*y.shape[2:], anchor=True)
         anchor, _, scales, means = self._passes(hyper, code_anchors)
         self.entropy_y.compress(encoder, y, scales, means, mask=~anchor)
 
     def y_decompress(self, decoder: Decoder, hyper: torch.Tensor) -> torch.Tensor:
-        def decode_anchors(scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
-            return self.entropy_y.decompress(decoder, scales, means, mask=anchor_mask)
+        def decode_anchors(scales: torch.Tensor, means: torch.Tensor, anchor: torch.Tensor):
+            return self.entropy_y.decompress(decoder, scales, means, mask=anchor)
 
-        anchor_mask = checkerboard(*hyper.shape[2:], anchor=True)
         anchor, anchors_hat, scales, means = self._passes(hyper, decode_anchors)
         rest = self.entropy_y.decompress(decoder, scales, means, mask=~anchor)
         return torch.where(anchor, anchors_hat, rest)

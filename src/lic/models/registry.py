@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from lic.errors import LicError
-from lic.models.base import HIGHEST_QUALITY
+from lic.models.base import lowest_quality
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -36,8 +36,8 @@ class ModelSpec:
 
     @property
     def lowest_quality(self) -> int:
-        """A variable-rate model's lowest quality (its rate points end at quality 8)."""
-        return HIGHEST_QUALITY + 1 - self.configs[0]["rate_points"]
+        """A variable-rate model's lowest quality."""
+        return lowest_quality(self.configs[0]["rate_points"])
 
     def config(self, quality: float | None) -> dict[str, Any]:
         return self.configs[self._key(quality)]

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
-from lic.models.base import HIGHEST_QUALITY
+from lic.models.base import HIGHEST_QUALITY, lowest_quality
 from lic.models.registry import get_spec, load_weights, save_weights
 from lic.train.data import CropSampler, image_files, load_photo
 from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
@@ -89,7 +89,7 @@ def _extend_gains(model: torch.nn.Module, init: dict[str, torch.Tensor], metric:
         old = init.get(f"gains.{name}.log_gain")
         if old is None or old.shape[1:] != unit.log_gain.shape[1:] or len(old) >= unit.points:
             continue
-        low = HIGHEST_QUALITY + 1 - len(old)  # the init's lowest quality
+        low = lowest_quality(len(old))  # the init's
         slope = (old[1] - old[0]) / (log_lambda[low + 1] - log_lambda[low])
         below = old[0] + slope * (log_lambda[unit.first : low] - log_lambda[low])[:, None]
         with torch.no_grad():
