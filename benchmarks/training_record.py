@@ -32,6 +32,7 @@ def segments(rows: list[dict]) -> list[dict]:
                     "t0": row.get("time"),
                     "lr": row.get("lr"),
                     "balance": row.get("balance"),  # --balance (None: not logged then)
+                    "quantization": row.get("quantization"),  # --quantization (likewise)
                 }
             )
             continue
@@ -62,6 +63,7 @@ def record(run: Path) -> dict:
         "crop": config["crop"],
         "learning_rate": config["lr"],
         "balance": config.get("balance", False),
+        "quantization": config.get("quantization", "noise"),
         "data": config["data"],
         "holdout_images": config["holdout"],
         "bf16_autocast": config["bf16"],

@@ -7,9 +7,9 @@ digest of the weights, and the training record.
     python benchmarks/weights_card.py bmshj2018-hyperprior runs/fixed-q1 \
         results/kodak/bmshj2018-hyperprior-fixed.json --quality 1
 
-Weights continued from earlier shipped ones (`lic train --init`) name those weights' cards with
-`--previous`, newest first: their training records are kept under "previous" and every CPU hour
-of the chain is summed in "total_cpu_hours".
+Weights continued from earlier shipped ones (`lic train --init`) name those weights' card with
+`--previous`: its training record (which holds its own predecessors') is kept under "previous",
+and "total_cpu_hours" adds this run's CPU hours to the whole chain's.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def card(
     run: Path,
     evaluation: Path,
     quality: int | None = None,
-    previous: list[Path] = (),
+    previous: Path | None = None,
 ) -> Path:
     spec = get_spec(name)
     model = load(name, quality)
@@ -41,10 +41,11 @@ def card(
     columns = [document["results"]["quality"].index(point) for point in points]
     results = {k: [v[i] for i in columns] for k, v in document["results"].items()}
     training = record(run)
-    if previous:
-        training["previous"] = [json.loads(p.read_text())["training"] for p in previous]
-        hours = [training["cpu_hours"], *(t["cpu_hours"] for t in training["previous"])]
-        training["total_cpu_hours"] = round(sum(hours), 3)
+    if previous is not None:
+        before = json.loads(previous.read_text())["training"]
+        training["previous"] = [before]
+        chain = before.get("total_cpu_hours", before["cpu_hours"])
+        training["total_cpu_hours"] = round(training["cpu_hours"] + chain, 3)
     out = spec.weights_path(quality).with_suffix(".json")
     out.write_text(
         json.dumps(
@@ -73,7 +74,7 @@ if __name__ == "__main__":
     parser.add_argument("evaluation", type=Path)
     parser.add_argument("--quality", type=int, help="the quality of a fixed-rate model")
     parser.add_argument(
-        "--previous", type=Path, nargs="+", default=[], help="cards of the weights it continued"
+        "--previous", type=Path, help="the card of the weights it continued"
     )
     args = parser.parse_args()
     print(card(args.name, args.run, args.evaluation, args.quality, args.previous))

@@ -65,3 +65,14 @@ def test_noise_in_training_and_rounding_around_the_median_in_eval():
     density.train()
     z_noisy, _ = density(z)
     assert 0 < (z_noisy - z).abs().max() <= 0.5
+
+
+def test_mixed_quantization_rounds_around_the_median_in_training():
+    density = FactorizedDensity(2).train()
+    density.straight_through = True
+    z = (torch.randn(1, 2, 5, 5) * 3).requires_grad_()
+    z_hat, _ = density(z)
+    medians = density.medians.reshape(1, -1, 1, 1)
+    assert torch.allclose(z_hat, torch.round(z - medians) + medians, atol=1e-6)
+    z_hat.sum().backward()
+    assert torch.equal(z.grad, torch.ones_like(z))

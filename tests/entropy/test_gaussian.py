@@ -39,3 +39,19 @@ def test_indices_round_scales_up():
     idx = gc.indices(scales)
     assert list(idx) == [0, 3, 4, len(table) - 1]
     assert np.all(table[idx[1:3]] >= scales[1:3].numpy())
+
+
+def test_mixed_quantization_rounds_for_the_synthesis_and_keeps_the_noisy_rate():
+    gc = GaussianConditional().train()
+    y = (torch.randn(2, 3, 4, 4) * 4).requires_grad_()
+    mu, sigma = torch.randn(2, 3, 4, 4), torch.rand(2, 3, 4, 4) + 0.5
+    torch.manual_seed(1)
+    y_noisy, p_noisy = gc(y, sigma, mu)
+    gc.straight_through = True
+    torch.manual_seed(1)
+    y_hat, p = gc(y, sigma, mu)
+    assert torch.equal(p, p_noisy)  # the rate term: the noisy latent's
+    assert torch.allclose(y_hat, torch.round(y - mu) + mu, atol=1e-6)  # the synthesis: ŷ as coded
+    assert not torch.equal(y_hat, y_noisy)
+    y_hat.sum().backward()
+    assert torch.equal(y.grad, torch.ones_like(y))  # straight through

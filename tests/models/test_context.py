@@ -79,3 +79,20 @@ def test_sequential_coding_context_equals_the_parallel_training_context():
     assert torch.allclose(means, parallel[1], atol=1e-5)
     # ŷ is y rounded around its (sequentially predicted) mean.
     assert torch.equal(y_hat, torch.round(y - means) + means)
+
+
+def test_checkerboard_mixed_training_sees_the_latents_as_coded():
+    """With straight-through rounding, the training pass gives the synthesis the ŷ that the
+    coder's two passes give (up to float32 against float64 parameters), context included."""
+    model = tiny(Checkerboard)
+    y = torch.randn(1, 24, 6, 8) * 3
+    hyper = torch.randn(1, 48, 6, 8)
+    with torch.no_grad():
+        coded = model.y_forward(y, hyper)[0]
+        model.train()
+        model.entropy_y.straight_through = True
+        mixed = model.y_forward(y, hyper)[0]
+        model.entropy_y.straight_through = False
+        noisy = model.y_forward(y, hyper)[0]
+    assert torch.allclose(mixed, coded, atol=1e-4)
+    assert not torch.allclose(noisy, coded, atol=1e-2)

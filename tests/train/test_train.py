@@ -241,3 +241,14 @@ def test_validation_reports_every_quality_of_the_model(points):
     expected = ["fixed"] if points == 0 else [str(q) for q in range(9 - points, 9)]
     assert list(result) == expected
     assert all(r["bpp"] > 0 and math.isfinite(r["psnr"]) for r in result.values())
+
+
+def test_mixed_quantization_trains_and_is_logged(photos, tmp_path):
+    kw = dict(model="he2021-checkerboard-vr")
+    plain = torch.load(train(_config(photos, tmp_path / "a", 3, **kw)), weights_only=True)
+    mixed = train(_config(photos, tmp_path / "b", 3, quantization="mixed", **kw))
+    start = json.loads((tmp_path / "b" / "log.jsonl").read_text().splitlines()[0])
+    assert start["quantization"] == "mixed"
+    mixed = torch.load(mixed, weights_only=True)
+    key = "synthesis.0.weight"
+    assert not torch.equal(plain["model"][key], mixed["model"][key])

@@ -57,6 +57,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="variable-rate: weight each rate point's loss by λ^(-1/2) (see lic.train.loss)",
     )
+    p.add_argument(
+        "--quantization",
+        choices=["noise", "mixed"],
+        default="noise",
+        help="what the synthesis sees in training: y + U(−½, ½), or (mixed) y rounded as coded "
+        "with a straight-through gradient; the rate always uses the noise (lic.entropy.base)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run_train)
 

@@ -1,6 +1,6 @@
 """Entropy models: likelihoods for training, symbols and coder tables for compression."""
 
-from lic.entropy.base import EntropyModel, quantize
+from lic.entropy.base import EntropyModel, quantize, round_straight_through
 from lic.entropy.factorized import FactorizedDensity
 from lic.entropy.gaussian import GaussianConditional, default_scale_table
 
@@ -10,4 +10,5 @@ __all__ = [
     "GaussianConditional",
     "default_scale_table",
     "quantize",
+    "round_straight_through",
 ]

@@ -3,6 +3,11 @@
 Training replaces rounding by additive uniform noise U(−½, ½) (Ballé et al. 2017, sec. 2.3), so
 the likelihood of the noisy latent is the density convolved with a unit box; at test time the
 latent is rounded, around a per-element offset (the median, or the predicted mean).
+
+With `straight_through` set (training option "mixed" quantization), the rate is still that of the
+noisy latent but the synthesis (and any context model) sees the latent rounded as it will be
+coded, with the identity's gradient: Minnen & Singh 2020 (channel-wise autoregressive entropy
+models) train so, which removes the train/test mismatch of the decoder's input.
 """
 
 from __future__ import annotations
@@ -22,6 +27,12 @@ def quantize(x: torch.Tensor, noisy: bool, offset: torch.Tensor | float = 0.0) -
     return (torch.round(x - offset) + offset).contiguous()
 
 
+def round_straight_through(x: torch.Tensor, offset: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """round(x − offset) + offset forward; the identity's gradient backward (Bengio et al. 2013,
+    the straight-through estimator; Theis et al. 2017 sec. 2.1)."""
+    return x + (torch.round(x - offset) + offset - x).detach()
+
+
 class EntropyModel(nn.Module):
     """An entropy model with coder tables built from its parameters.
 
@@ -36,6 +47,14 @@ class EntropyModel(nn.Module):
         super().__init__()
         self._tables: TableSet | None = None
         self._tables_version: tuple[int, ...] | None = None
+        self.straight_through = False  # training: see `synthesis_input`
+
+    def synthesis_input(
+        self, x: torch.Tensor, x_noisy: torch.Tensor, offset: torch.Tensor | float
+    ) -> torch.Tensor:
+        """The training latent the synthesis sees: the noisy one, or with `straight_through`
+        the rounded one (module docstring); the rate always uses the noisy one."""
+        return round_straight_through(x, offset) if self.straight_through else x_noisy
 
     def _parameter_versions(self) -> tuple[int, ...]:
         return tuple(p._version for p in self.parameters()) + tuple(

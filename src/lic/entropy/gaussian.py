@@ -72,8 +72,10 @@ class GaussianConditional(EntropyModel):
         """Quantize y (noise in training) and return (ŷ, p(ŷ | μ, σ))."""
         noisy = self.training if noisy is None else noisy
         y = y.float()
-        y_hat = quantize(y, noisy, 0.0 if means is None else means)
-        return y_hat, self.likelihood(y_hat, scales, means)
+        offset = 0.0 if means is None else means
+        y_hat = quantize(y, noisy, offset)
+        likelihood = self.likelihood(y_hat, scales, means)
+        return (self.synthesis_input(y, y_hat, offset) if noisy else y_hat), likelihood
 
     def build_tables(self) -> TableSet:
         scales = self.scale_table.cpu()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 
 from lic.coding import Decoder, Encoder
-from lic.entropy import quantize
+from lic.entropy import quantize, round_straight_through
 from lic.layers import MaskedConv2d, checkerboard
 from lic.models.mbt2018 import MeanScaleHyperprior, entropy_parameters
 from lic.models.registry import register_family
@@ -77,7 +77,11 @@ class Checkerboard(MeanScaleHyperprior):
 
     def y_forward(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.training:  # one dense pass: the anchors' context is zero whatever ŷ is fed in
-            anchors_hat = quantize(y, True)
+            if self.entropy_y.straight_through:  # the anchors as coded, around their own μ
+                _, anchor_means = self._params(hyper, torch.zeros_like(hyper))
+                anchors_hat = round_straight_through(y.float(), anchor_means.float())
+            else:
+                anchors_hat = quantize(y, True)
             anchor = checkerboard(*y.shape[2:], anchor=True).to(y.dtype)
             context = self.context_prediction(anchors_hat * anchor) * (1 - anchor)
             return self.entropy_y(y, *self._params(hyper, context))

@@ -11,7 +11,8 @@ y − μ is rounded and coded under N(0, σ²) convolved with a unit uniform (eq
 
 The joint model adds a 5×5 masked convolution over ŷ (mask type A: rows above, and positions to
 the left) whose 2M outputs are fused with the hyper output by 1×1 convolutions into (σ, μ).
-Training runs it in parallel over the noisy latents; coding is sequential in raster order,
+Training runs it in parallel over the noisy latents (also under "mixed" quantization: the
+rounding offsets μ would need the serial loop); coding is sequential in raster order,
 each position's context computed from its causal window alone (12 taps: one matrix product),
 the entropy-parameter network applied to that one position for all channels at once.
 """

@@ -1,10 +1,11 @@
 """`lic train`: the training loop, read top to bottom.
 
 One step: draw a batch of crops, pick each image's quality (the fixed one, or for a
-variable-rate model a random integer quality 1–8 so that every gain vector trains, Cui et al.
+variable-rate model a random integer quality so that every gain vector trains, Cui et al.
 2021 sec. 3.3), run the model under bf16 autocast (likelihoods stay float32 inside the entropy
-models), take L = R + λ·D (each image's weighted by `balanced_weights` with `balance`), clip
-gradients, step; then one step of the auxiliary loss on the factorized densities' quantiles
+models; with `quantization="mixed"` the synthesis sees y rounded, straight through: see
+lic.entropy.base), take L = R + λ·D (each image's weighted by `balanced_weights` with
+`balance`), clip gradients, step; then one step of the auxiliary loss on the factorized densities' quantiles
 with its own optimizer.
 
 Checkpoints hold model, both optimizers, step, and the states of both random generators, so a
@@ -60,6 +61,7 @@ class TrainConfig:
     log_every: int = 50
     channels: tuple[int, int] | None = None
     balance: bool = False
+    quantization: str = "noise"
     progress: bool = True
 
 
@@ -161,6 +163,7 @@ def train(config: TrainConfig) -> Path:
 
     torch.manual_seed(config.seed + rank)
     model = _build(config).to(device).to(memory_format=torch.channels_last)
+    model.entropy_y.straight_through = config.quantization == "mixed"
     aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
     main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
     optimizer = torch.optim.Adam(main_params, lr=config.lr)
@@ -218,6 +221,7 @@ def train(config: TrainConfig) -> Path:
             "time": time.time(),
             "lr": config.lr,
             "balance": config.balance,
+            "quantization": config.quantization,
             "threads": torch.get_num_threads(),
         }
         log.write(json.dumps(start) + "\n")
