@@ -5,8 +5,8 @@ variable-rate model a random integer quality so that every gain vector trains, C
 2021 sec. 3.3), run the model under bf16 autocast (likelihoods stay float32 inside the entropy
 models; with `quantization="mixed"` the synthesis sees y rounded, straight through: see
 lic.entropy.base), take L = R + λ·D (each image's weighted by `balanced_weights` with
-`balance`), clip gradients, step; then one step of the auxiliary loss on the factorized densities' quantiles
-with its own optimizer.
+`balance`), clip gradients, step; then one step of the auxiliary loss on the factorized
+densities' quantiles with its own optimizer.
 
 Checkpoints hold model, both optimizers, step, and the states of both random generators, so a
 resumed run continues exactly as an uninterrupted one. Under `torchrun` the model is wrapped in
