@@ -73,8 +73,6 @@ if __name__ == "__main__":
     parser.add_argument("run", type=Path)
     parser.add_argument("evaluation", type=Path)
     parser.add_argument("--quality", type=int, help="the quality of a fixed-rate model")
-    parser.add_argument(
-        "--previous", type=Path, help="the card of the weights it continued"
-    )
+    parser.add_argument("--previous", type=Path, help="the card of the weights it continued")
     args = parser.parse_args()
     print(card(args.name, args.run, args.evaluation, args.quality, args.previous))
