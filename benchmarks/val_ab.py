@@ -22,9 +22,11 @@ def validation(run: Path) -> dict[int, dict[str, dict[str, float]]]:
     return {row["step"]: row["val"] for row in rows if "val" in row}
 
 
-def curve(points: dict[str, dict[str, float]]) -> tuple[list[float], list[float]]:
+def curve(points: dict[str, dict[str, float]]) -> tuple[list[str], list[float], list[float]]:
+    """(qualities, bpp, PSNR), lowest quality first."""
     qualities = sorted(points, key=float)
-    return [points[q]["bpp"] for q in qualities], [points[q]["psnr"] for q in qualities]
+    rates = [points[q]["bpp"] for q in qualities]
+    return qualities, rates, [points[q]["psnr"] for q in qualities]
 
 
 def main() -> None:
@@ -34,10 +36,10 @@ def main() -> None:
     args = parser.parse_args()
     a, b = validation(args.a), validation(args.b)
     for step in sorted(set(a) & set(b)):
-        (rate_a, psnr_a), (rate_b, psnr_b) = curve(a[step]), curve(b[step])
+        (qualities, rate_a, psnr_a), (_, rate_b, psnr_b) = curve(a[step]), curve(b[step])
         ends = " ".join(
-            f"q{q}: A {rate_a[i]:.3f}/{psnr_a[i]:.2f} B {rate_b[i]:.3f}/{psnr_b[i]:.2f}"
-            for q, i in (("1", 0), ("8", -1))
+            f"q{qualities[i]}: A {rate_a[i]:.3f}/{psnr_a[i]:.2f} B {rate_b[i]:.3f}/{psnr_b[i]:.2f}"
+            for i in (0, -1)
         )
         change = 100 * bd_rate(rate_a, psnr_a, rate_b, psnr_b)
         print(f"step {step:6d}  BD-rate B vs A {change:+6.2f}%  ({ends}; bpp/dB)")
