@@ -50,11 +50,12 @@ class EntropyModel(nn.Module):
         self.straight_through = False  # training: see `synthesis_input`
 
     def synthesis_input(
-        self, x: torch.Tensor, x_noisy: torch.Tensor, offset: torch.Tensor | float
+        self, x: torch.Tensor, x_hat: torch.Tensor, offset: torch.Tensor | float, noisy: bool
     ) -> torch.Tensor:
-        """The training latent the synthesis sees: the noisy one, or with `straight_through`
-        the rounded one (module docstring); the rate always uses the noisy one."""
-        return round_straight_through(x, offset) if self.straight_through else x_noisy
+        """The latent the synthesis sees, given x̂ = `quantize(x, noisy, offset)`: x̂ itself, but
+        in training (`noisy`) with `straight_through`, x rounded around `offset` with the
+        identity's gradient (module docstring); the rate always uses x̂."""
+        return round_straight_through(x, offset) if noisy and self.straight_through else x_hat
 
     def _parameter_versions(self) -> tuple[int, ...]:
         return tuple(p._version for p in self.parameters()) + tuple(

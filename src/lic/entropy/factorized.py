@@ -102,8 +102,8 @@ class FactorizedDensity(EntropyModel):
             .reshape(z_hat.shape[1], z_hat.shape[0], *z_hat.shape[2:])
             .transpose(0, 1)
         )
-        z_out = self.synthesis_input(z, z_hat, medians) if noisy else z_hat
-        return z_out, self.lower_bound_likelihood(likelihood)
+        likelihood = self.lower_bound_likelihood(likelihood)
+        return self.synthesis_input(z, z_hat, medians, noisy), likelihood
 
     def build_tables(self) -> TableSet:
         quantiles = self.quantiles.detach().double()[:, 0, :]

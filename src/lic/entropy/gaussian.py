@@ -75,7 +75,7 @@ class GaussianConditional(EntropyModel):
         offset = 0.0 if means is None else means
         y_hat = quantize(y, noisy, offset)
         likelihood = self.likelihood(y_hat, scales, means)
-        return (self.synthesis_input(y, y_hat, offset) if noisy else y_hat), likelihood
+        return self.synthesis_input(y, y_hat, offset, noisy), likelihood
 
     def build_tables(self) -> TableSet:
         scales = self.scale_table.cpu()
