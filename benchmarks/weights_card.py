@@ -10,6 +10,12 @@ digest of the weights, and the training record.
 Weights continued from earlier shipped ones (`lic train --init`) name those weights' card with
 `--previous`: its training record (which holds its own predecessors') is kept under "previous",
 and "total_cpu_hours" adds this run's CPU hours to the whole chain's.
+
+Unchanged weights measured again (e.g. after a format change moved every file size) keep their
+card's training record: pass `-` as the run.
+
+    python benchmarks/weights_card.py bmshj2018-hyperprior-vr - \
+        results/kodak/bmshj2018-hyperprior-vr.json
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from lic.models.registry import get_spec, load, weights_digest
 
 def card(
     name: str,
-    run: Path,
+    run: Path | None,
     evaluation: Path,
     quality: int | None = None,
     previous: Path | None = None,
@@ -40,13 +46,16 @@ def card(
         raise SystemExit(f"{evaluation} was not measured with the shipped weights ({digest})")
     columns = [document["results"]["quality"].index(point) for point in points]
     results = {k: [v[i] for i in columns] for k, v in document["results"].items()}
-    training = record(run)
+    out = spec.weights_path(quality).with_suffix(".json")
+    if run is None:
+        training = json.loads(out.read_text())["training"]
+    else:
+        training = record(run)
     if previous is not None:
         before = json.loads(previous.read_text())["training"]
         training["previous"] = [before]
         chain = before.get("total_cpu_hours", before["cpu_hours"])
         training["total_cpu_hours"] = round(training["cpu_hours"] + chain, 3)
-    out = spec.weights_path(quality).with_suffix(".json")
     out.write_text(
         json.dumps(
             {
@@ -70,9 +79,10 @@ def card(
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("name")
-    parser.add_argument("run", type=Path)
+    parser.add_argument("run", help="the training run folder, or - to keep the card's record")
     parser.add_argument("evaluation", type=Path)
     parser.add_argument("--quality", type=int, help="the quality of a fixed-rate model")
     parser.add_argument("--previous", type=Path, help="the card of the weights it continued")
     args = parser.parse_args()
-    print(card(args.name, args.run, args.evaluation, args.quality, args.previous))
+    run = None if args.run == "-" else Path(args.run)
+    print(card(args.name, run, args.evaluation, args.quality, args.previous))

@@ -73,20 +73,33 @@ def test_shipped_model_is_monotone_in_rate_and_psnr_on_a_real_photo(kodak):
     assert all(b > a for a, b in zip(quality, quality[1:])), quality
 
 
+def _resolution(model, steps: int = 12) -> float:
+    """The quality step the search resolves: its bisection halves [lowest, 8] `steps` times."""
+    return (8 - model.lowest_quality) / 2**steps
+
+
 @pytest.mark.parametrize("seed", [7, 8, 9])
-def test_size_target_is_met_from_below(trained, seed):
+def test_size_target_is_met_by_the_largest_quality_that_fits(trained, seed):
     image = Image.fromarray(synthetic_photo(128, 192, seed=seed))
     low, high = len(encode(trained, image, 1.0)), len(encode(trained, image, 8.0))
     target = int(low + 0.4 * (high - low))
     result = compress_to_size(trained, image, target)
-    assert 0.9 * target <= len(result.data) <= target
+    assert len(result.data) <= target
+    assert result.data == encode(trained, image, result.quality)
+    # The best file that fits: one resolution step up in quality no longer does.
+    assert len(encode(trained, image, result.quality + _resolution(trained))) > target
     assert decode(result.data, trained).size == image.size
 
 
-def test_bpp_target(trained, image):
-    low = 8 * len(encode(trained, image, 2.0)) / (128 * 192)
-    result = compress_to_bpp(trained, image, low)
-    assert 8 * len(result.data) / (128 * 192) <= low
+def test_bpp_target_is_met_by_the_largest_quality_that_fits(trained, image):
+    pixels = 128 * 192
+    # Half a byte over quality 2's file: the byte budget is that file's size whatever the
+    # float rounding of bpp · pixels / 8.
+    target = 8 * (len(encode(trained, image, 2.0)) + 0.5) / pixels
+    result = compress_to_bpp(trained, image, target)
+    assert 8 * len(result.data) / pixels <= target
+    above = encode(trained, image, result.quality + _resolution(trained))
+    assert 8 * len(above) / pixels > target
 
 
 def test_unreachable_targets_are_reported(trained, image):
@@ -96,11 +109,15 @@ def test_unreachable_targets_are_reported(trained, image):
         compress_to_psnr(trained, image, 99.0)
 
 
-def test_psnr_target_is_reached(trained, image):
+def test_psnr_target_is_reached_by_the_smallest_quality_that_does(trained, image):
     _, quality = _sweep(trained, image, [1.0, 8.0])
     target = (quality[0] + quality[1]) / 2
     result = compress_to_psnr(trained, image, target)
-    assert psnr(np.array(image), np.array(decode(result.data, trained))) >= target
+    reference = np.array(image)
+    assert psnr(reference, np.array(decode(result.data, trained))) >= target
+    # The smallest file that reaches it: one resolution step down in quality falls short.
+    below = encode(trained, image, result.quality - _resolution(trained))
+    assert psnr(reference, np.array(decode(below, trained))) < target
 
 
 def test_parse_size():

@@ -1,24 +1,35 @@
 """Image ↔ .lic bytes: colour conversion, padding, the model's streams and the container.
 
-This is the one place where the pieces meet: image → tensor (padded to the model's stride)
-→ model.compress → container, and back. Greyscale images are coded as three equal channels and
-come back greyscale; alpha is dropped and 16-bit or float images are reduced to 8 bits, each
-with a `LicWarning`.
+This is the one place where the pieces meet: image → 8-bit tensor (padded to the model's
+stride) → model.compress → container, and back. Greyscale images are coded as three equal
+channels and come back greyscale; alpha is dropped, 16-bit or float images are reduced to 8
+bits, other colour spaces converted to RGB and only the first frame of an animation or
+multi-page file is coded, each with a `LicWarning`. The image stays 8-bit throughout (the
+transforms convert tile by tile, `lic.models.tiling`), and running out of memory is a LicError.
+
+Each file's digest (`header_digest`) covers the weights and, from format version 2, the
+constants that decide the coder tables (`coder_constants`): a file is never decoded with tables
+other than those it was written with. Version-1 files (weights only, no end marks in the
+streams) are read while those constants are still the ones version 1 used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from lic.bitstream import Header, check_image_size, pack, unpack
+from lic.bitstream import FORMAT_VERSION, Header, check_image_size, pack, unpack
+from lic.coding.rangecoder import CODER_CONSTANTS
 from lic.errors import LicError
 from lic.models.registry import get_spec, load, weights_digest
 
@@ -30,21 +41,81 @@ class LicWarning(UserWarning):
     """A lossy conversion of the input that the user should know about."""
 
 
+#: SHA-256 (first 16 hex digits) of `coder_constants` of the models of format version 1's time,
+#: with the factorized density alone and with the Gaussian conditional: a version-1 file (whose
+#: digest covers the weights alone) is decoded only while its model's constants are these.
+V1_CODER_CONSTANTS = {"e290ff97e3f88928", "afb3b862f8d6092f"}
+
+
+def coder_constants(model: torch.nn.Module) -> str:
+    """The constants besides the weights that decide the bytes of a model's streams."""
+    return "\n".join([CODER_CONSTANTS, *(m.coder_constants() for m in model.entropy_models())])
+
+
+def header_digest(model: torch.nn.Module, version: int = FORMAT_VERSION) -> bytes:
+    """The digest a file of format `version` written by `model` carries: the weights' digest
+    (`weights_digest`), and from version 2 the coder constants with it."""
+    if version == 1:
+        return weights_digest(model)
+    text = coder_constants(model).encode()
+    return hashlib.sha256(weights_digest(model) + text).digest()[:8]
+
+
+@contextmanager
+def memory_errors() -> Iterator[None]:
+    """Running out of memory (Python's or the allocator's) as the one-line LicError."""
+    try:
+        yield
+    except MemoryError:
+        raise LicError("out of memory") from None
+    except RuntimeError as error:
+        if "alloc" in str(error).lower() or "out of memory" in str(error).lower():
+            raise LicError(f"out of memory: {str(error).splitlines()[0]}") from None
+        raise
+
+
 def open_image(source: str | Path | bytes) -> Image.Image:
     """Read an image file (or its bytes); anything Pillow cannot decode is a LicError."""
+    name = "the input" if isinstance(source, bytes) else str(source)
+    if not isinstance(source, bytes):
+        path = Path(source)
+        if path.is_dir():
+            raise LicError(f"{name} is a directory, not an image")
+        if not path.exists():
+            raise LicError(f"no such file: {name}")
     try:
-        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-        check_image_size(*image.size)
-        image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise LicError(
-            f"cannot read {'the input' if isinstance(source, bytes) else source} as an image"
-        ) from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            check_image_size(*image.size)
+            bits = _sample_bits(image)
+            image.load()
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
+        raise LicError(f"cannot read {name} as an image") from None
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        warnings.warn(f"{name} has {frames} frames: only the first is coded", LicWarning, 2)
+    if bits > 8:
+        warnings.warn(f"{bits}-bit image reduced to 8 bits per sample", LicWarning, 2)
     return image
 
 
-def image_to_tensor(image: Image.Image) -> tuple[torch.Tensor, str]:
-    """A [1, 3, H, W] float tensor in [0, 1] and the mode to restore ("L" or "RGB")."""
+def _sample_bits(image: Image.Image) -> int:
+    """Bits per sample of a not yet loaded image whose mode hides them (16-bit RGB PNGs and
+    TIFFs open as 8-bit "RGB", decoded from a ";16" raw mode)."""
+    raw = [tile.args if isinstance(tile.args, str) else "" for tile in image.tile]
+    return 16 if any(";16" in mode for mode in raw) and image.mode in ("RGB", "RGBA") else 8
+
+
+def image_to_array(image: Image.Image) -> tuple[np.ndarray, str]:
+    """The 8-bit [H, W, 3] array of `image` and the mode to restore ("L" or "RGB")."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         warnings.warn(f"{mode} image reduced to 8 bits per sample", LicWarning, stacklevel=2)
@@ -55,29 +126,55 @@ def image_to_tensor(image: Image.Image) -> tuple[torch.Tensor, str]:
         if mode == "F" and peak <= 1.0:
             scale = 255.0
         image = Image.fromarray(np.clip(np.round(array * scale), 0, 255).astype(np.uint8))
-    elif "A" in mode or (mode == "P" and "transparency" in image.info):
+    elif mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+        mode == "P" and "transparency" in image.info
+    ):
         warnings.warn(f"{mode} image: the alpha channel is dropped", LicWarning, stacklevel=2)
-        image = image.convert("RGBA").convert("RGB") if mode != "LA" else image.convert("L")
+        image = image.convert("L") if mode in ("LA", "La") else image.convert("RGBA").convert("RGB")
+    elif mode not in ("RGB", "L", "1", "P"):
+        warnings.warn(f"{mode} image converted to RGB", LicWarning, stacklevel=2)
     grey = image.mode in ("L", "1")
-    image = image.convert("L" if grey else "RGB")
-    array = torch.from_numpy(np.array(image, dtype=np.uint8))
-    x = (array[None].repeat(3, 1, 1) if grey else array.permute(2, 0, 1)).float().div(255)
-    return x[None], "L" if grey else "RGB"
+    array = np.asarray(image.convert("L" if grey else "RGB"), dtype=np.uint8)
+    return (np.repeat(array[:, :, None], 3, 2) if grey else array), "L" if grey else "RGB"
+
+
+def image_to_tensor(image: Image.Image) -> tuple[torch.Tensor, str]:
+    """A [1, 3, H, W] float tensor in [0, 1] and the mode to restore ("L" or "RGB")."""
+    array, mode = image_to_array(image)
+    return torch.from_numpy(array).permute(2, 0, 1)[None].float().div(255), mode
+
+
+def to_pixels(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """uint8 [B, C, H, W] of float x in [0, 1]: C = 3, or 1 (the channels' mean) for mode "L"."""
+    x = x.clamp(0, 1)
+    if mode == "L":
+        x = x.mean(1, keepdim=True)
+    return torch.round(x * 255).to(torch.uint8)
+
+
+def pixels_to_image(pixels: torch.Tensor) -> Image.Image:
+    """The PIL image of uint8 [1, C, H, W] pixels (C = 1: greyscale, 3: RGB)."""
+    array = pixels[0].permute(1, 2, 0).numpy()
+    return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else np.ascontiguousarray(array))
 
 
 def tensor_to_image(x: torch.Tensor, mode: str) -> Image.Image:
-    """The 8-bit image of a [1, 3, H, W] tensor; greyscale takes the mean of the channels."""
-    x = x[0].clamp(0, 1)
-    if mode == "L":
-        x = x.mean(0, keepdim=True)
-    array = torch.round(x * 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    return Image.fromarray(array[:, :, 0] if mode == "L" else array)
+    """The 8-bit image of a float [1, 3, H, W] tensor in [0, 1]."""
+    return pixels_to_image(to_pixels(x, mode))
+
+
+def padded_pixels(array: np.ndarray, stride: int) -> torch.Tensor:
+    """uint8 [1, 3, H', W'] of an [H, W, 3] array, edge-replicated right and bottom up to
+    multiples of `stride` (cheaper to code than zeros)."""
+    height, width = array.shape[:2]
+    array = np.pad(array, ((0, -height % stride), (0, -width % stride), (0, 0)), mode="edge")
+    return torch.from_numpy(array).permute(2, 0, 1)[None]
 
 
 def pad(x: torch.Tensor, stride: int) -> torch.Tensor:
-    """Replicate-pad right and bottom up to multiples of `stride` (cheaper to code than zeros)."""
+    """Replicate-pad a float [B, C, H, W] tensor right and bottom up to multiples of `stride`."""
     h, w = x.shape[2:]
-    return F.pad(x, (0, -w % stride, 0, -h % stride), mode="replicate")
+    return torch.nn.functional.pad(x, (0, -w % stride, 0, -h % stride), mode="replicate")
 
 
 @lru_cache(maxsize=8)
@@ -98,14 +195,15 @@ def model_for(
 
 def encode(model: torch.nn.Module, image: Image.Image, quality: float | None = None) -> bytes:
     """Compress `image` with `model` (a variable-rate model needs `quality`) into .lic bytes."""
-    x, mode = image_to_tensor(image)
-    height, width = x.shape[2:]
+    array, mode = image_to_array(image)
+    height, width = array.shape[:2]
     check_image_size(width, height)
-    compressed = model.compress(pad(x, model.stride), quality)
+    with memory_errors():
+        compressed = model.compress(padded_pixels(array, model.stride), quality)
     header = Header(
         model=model.name,
         quality=float(quality if quality is not None else model.quality),
-        weights_digest=weights_digest(model),
+        weights_digest=header_digest(model),
         width=width,
         height=height,
         mode=mode,
@@ -118,7 +216,10 @@ def encode(model: torch.nn.Module, image: Image.Image, quality: float | None = N
 def decode(
     data: bytes, model: torch.nn.Module | None = None, weights: str | None = None
 ) -> Image.Image:
-    """Decode .lic bytes; the model named in the header is loaded unless `model` is given."""
+    """Decode .lic bytes; the model named in the header is loaded unless `model` is given.
+
+    Every header field is checked against the model before anything the size of the image is
+    allocated; a stream too short for its latents is refused before the synthesis runs."""
     header, streams = unpack(data)
     if model is None:
         spec = get_spec(header.model)
@@ -126,27 +227,52 @@ def decode(
         model, _ = model_for(header.model, quality, weights)
     if header.model != model.name:
         raise LicError(f"file was written by {header.model}, not {model.name}")
-    quality = float(header.quality) if model.variable_rate else None
-    if not model.variable_rate and header.quality != model.quality:
-        raise LicError(
-            f"file was written at quality {header.quality:g}, model is quality {model.quality}"
-        )
-    if header.weights_digest != weights_digest(model):
-        raise LicError(
-            f"file was written with weights {header.weights_digest.hex()}, "
-            f"these are {weights_digest(model).hex()}: pass the same --weights"
-        )
+    if model.variable_rate:
+        quality = float(header.quality)
+        model.quality_tensor(quality, 1)  # in the model's range, or a LicError
+    else:
+        quality = None
+        if _fixed_quality(header) != model.quality:
+            raise LicError(
+                f"file was written at quality {header.quality:g}, model is quality {model.quality}"
+            )
+    _check_digest(header, model)
     padded_h = header.height + (-header.height % model.stride)
     padded_w = header.width + (-header.width % model.stride)
     if header.shapes != model.latent_shapes(padded_h, padded_w) or len(streams) != len(
         header.shapes
     ):
         raise LicError("corrupted file: latent shapes do not match the image size and model")
-    x_hat = model.decompress(streams, header.shapes, quality)
-    return tensor_to_image(x_hat[:, :, : header.height, : header.width], header.mode)
+    with memory_errors():
+        pixels = model.decompress(
+            streams,
+            header.shapes,
+            quality,
+            finish=lambda x_hat: to_pixels(x_hat, header.mode),
+            end_marks=header.version >= 2,
+        )
+        return pixels_to_image(pixels[:, :, : header.height, : header.width])
+
+
+def _check_digest(header: Header, model: torch.nn.Module) -> None:
+    """The file's digest is this model's (weights and coder constants) at its format version."""
+    if header.version == 1:
+        constants = hashlib.sha256(coder_constants(model).encode()).hexdigest()[:16]
+        if constants not in V1_CODER_CONSTANTS:
+            raise LicError(
+                "format version 1 file: this lic's coder tables differ from those it was "
+                "written with; decode it with the lic that wrote it"
+            )
+    expected = header_digest(model, header.version)
+    if header.weights_digest != expected:
+        raise LicError(
+            f"file was written with weights {header.weights_digest.hex()}, "
+            f"these are {expected.hex()}: pass the same --weights"
+        )
 
 
 def _fixed_quality(header: Header) -> int:
-    if header.quality != int(header.quality):
-        raise LicError(f"corrupted file: quality {header.quality} of a fixed-rate model")
-    return int(header.quality)
+    quality = header.quality
+    if not math.isfinite(quality) or quality != int(quality):
+        raise LicError(f"corrupted file: quality {quality} of a fixed-rate model")
+    return int(quality)

@@ -121,7 +121,10 @@ def test_non_image_input(tmp_path, weights):
     fake = tmp_path / "notes.png"
     fake.write_text("this is not an image\n")
     assert "cannot read" in _one_line_error(lic("compress", fake, "--weights", weights[0]))
-    assert "cannot read" in _one_line_error(lic("compress", tmp_path / "missing.png"))
+    missing = _one_line_error(lic("compress", tmp_path / "missing.png"))
+    assert missing == f"lic: error: no such file: {tmp_path / 'missing.png'}\n"
+    directory = _one_line_error(lic("compress", tmp_path))
+    assert directory == f"lic: error: {tmp_path} is a directory, not an image\n"
 
 
 def test_wrong_model_and_quality(encoded, weights):

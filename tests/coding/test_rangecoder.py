@@ -27,9 +27,10 @@ def test_round_trip_including_values_far_outside_the_tables():
     encoder.encode(values, indices, tables)
     encoder.encode(values[:1], indices[:1], tables)  # a second call continues the same stream
     data = encoder.finish()
-    decoder = Decoder(data)
+    decoder = Decoder(data, indices.size + indices[:1].size)
     assert np.array_equal(decoder.decode(indices, tables), values)
     assert np.array_equal(decoder.decode(indices[:1], tables), values[:1])
+    decoder.check_finished()
 
 
 def test_rate_matches_the_information_content():
@@ -50,7 +51,7 @@ def test_rate_matches_the_information_content():
 
 def test_corrupted_stream_raises_lic_error():
     with pytest.raises(LicError):
-        Decoder(b"abc")  # not a whole number of 32-bit words
+        Decoder(b"abc", 1)  # not a whole number of 32-bit words
 
 
 def test_decoding_under_other_tables_raises_lic_error_where_the_coder_notices():
@@ -64,9 +65,59 @@ def test_decoding_under_other_tables_raises_lic_error_where_the_coder_notices():
     encoder = Encoder()
     encoder.encode(values, indices, tables)
     with pytest.raises(LicError, match="corrupted stream"):
-        Decoder(encoder.finish()).decode((indices + 1) % 3, tables)
+        Decoder(encoder.finish(), 2000).decode((indices + 1) % 3, tables)
 
 
 def test_pmf_with_tail_puts_the_missing_mass_on_the_escape():
     row, length = pmf_with_tail(np.array([0.25, 0.5]), 4)
     assert length == 2 and np.allclose(row, [0.25, 0.5, 0.25, 0, 0])
+
+
+def _stream(count: int = 5000, seed: int = 2) -> tuple[bytes, np.ndarray, np.ndarray, TableSet]:
+    rng = np.random.default_rng(seed)
+    tables = _tables()
+    indices = rng.integers(0, 3, count)
+    values = np.round(rng.normal(0, 1, count) * np.array([0.5, 2, 8])[indices]).astype(int)
+    encoder = Encoder()
+    encoder.encode(values, indices, tables)
+    return encoder.finish(), values, indices, tables
+
+
+@pytest.mark.parametrize("cut", [4, 8, 64, "half", "all"])
+def test_a_stream_that_ends_before_its_symbols_is_refused(cut):
+    """The range decoder reads zeros past the end of its data: without the end mark a short
+    stream decodes to garbage without a word."""
+    data, _, indices, tables = _stream()
+    short = b"" if cut == "all" else data[: len(data) // 2 // 4 * 4 if cut == "half" else -cut]
+    with pytest.raises(LicError, match="ends before its symbols|corrupted stream"):
+        Decoder(short, len(indices)).decode(indices, tables)
+
+
+def test_data_after_a_streams_symbols_is_refused():
+    """(The decoder's look-ahead hides a single extra word; it changes nothing decoded.)"""
+    data, _, indices, tables = _stream()
+    with pytest.raises(LicError, match="left after"):
+        Decoder(data + b"\x01\x02\x03\x04" * 2, len(indices)).decode(indices, tables)
+
+
+def test_more_symbols_than_announced_and_unread_symbols_are_refused():
+    data, _, indices, tables = _stream()
+    with pytest.raises(LicError, match="more symbols"):
+        Decoder(data, len(indices) - 1).decode(indices, tables)
+    decoder = Decoder(data, len(indices))
+    decoder.decode(indices[:100], tables)
+    with pytest.raises(LicError, match="not read"):
+        decoder.check_finished()
+
+
+def test_the_end_mark_costs_four_bytes_and_version_1_streams_have_none():
+    data, values, indices, tables = _stream()
+    encoder = Encoder()
+    encoder.encode(values, indices, tables)
+    bare = encoder._coder.get_compressed().tobytes()  # a version-1 stream: no end mark
+    assert len(data) - len(bare) in (4, 8)  # 32 bits, word-aligned
+    assert np.array_equal(
+        Decoder(bare, len(indices), end_mark=False).decode(indices, tables), values
+    )
+    with pytest.raises(LicError):
+        Decoder(bare, len(indices)).decode(indices, tables)

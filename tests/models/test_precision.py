@@ -41,7 +41,9 @@ def _decode(model, compressed, q, onednn: bool, monkeypatch):
         model.entropy_y, "indices", lambda s: scales.append(s.clone()) or lookup(model.entropy_y, s)
     )
     with _backend(onednn):
-        y_hat = model.decode_latents(compressed.streams, compressed.shapes, q)
+        y_hat = model.decode_latents(
+            model.decoders(compressed.streams, compressed.shapes), compressed.shapes, q
+        )
     monkeypatch.undo()
     return y_hat, scales
 

@@ -50,9 +50,8 @@ def test_decoded_latents_and_image_equal_the_encoders(model_class, size, rate_po
         expected = model(x, quality)
     compressed = model.compress(x, quality)
     # The streams give back exactly the encoder's quantized latents ...
-    y_hat = model.decode_latents(
-        compressed.streams, compressed.shapes, model.quality_tensor(quality, 1)
-    )
+    decoders = model.decoders(compressed.streams, compressed.shapes)
+    y_hat = model.decode_latents(decoders, compressed.shapes, model.quality_tensor(quality, 1))
     assert torch.equal(y_hat, expected.y_hat)
     # ... and the image equals the eval-mode reconstruction of forward().
     x_hat = model.decompress(compressed.streams, compressed.shapes, quality)
@@ -153,7 +152,10 @@ def test_exact_round_trip_on_a_kodak_photo(model_class, kodak):
         expected = model(x)
     compressed = model.compress(x)
     assert torch.equal(
-        model.decode_latents(compressed.streams, compressed.shapes, None), expected.y_hat
+        model.decode_latents(
+            model.decoders(compressed.streams, compressed.shapes), compressed.shapes, None
+        ),
+        expected.y_hat,
     )
     assert torch.equal(
         model.decompress(compressed.streams, compressed.shapes), expected.x_hat.clamp(0, 1)

@@ -5,13 +5,18 @@ import math
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file
+from torch.nn.modules.module import register_module_forward_hook
 
+from lic.entropy import GaussianConditional
+from lic.layers import MaskedConv2d, checkerboard
+from lic.models.base import CompressionModel
 from lic.models.registry import get_spec
 from lic.train import TrainConfig, export, train
 from lic.train.data import CropSampler
@@ -88,12 +93,56 @@ def test_variable_rate_training_draws_every_quality_of_the_model(points, photos,
     assert torch.equal(weight, balanced_weights(q, lowest, "mse"))
 
 
-def test_balanced_training_runs_and_differs(photos, tmp_path):
-    plain = torch.load(train(_config(photos, tmp_path / "a", 3)), weights_only=True)
-    balanced = train(_config(photos, tmp_path / "b", 3, balance=True))
-    balanced = torch.load(balanced, weights_only=True)
-    key = "synthesis.0.weight"
-    assert not torch.equal(plain["model"][key], balanced["model"][key])
+@contextmanager
+def _forward_calls(kind: type | tuple[type, ...]):
+    """Record (module, inputs, output) of every forward of a `kind` module, e.g. inside train()."""
+    calls = []
+
+    def hook(module, inputs, output):
+        if isinstance(module, kind):
+            calls.append((module, inputs, output))
+
+    handle = register_module_forward_hook(hook)
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+def _logged_losses(out: Path) -> list[float]:
+    lines = (out / "log.jsonl").read_text().splitlines()
+    return [r["loss"] for r in map(json.loads, lines) if "loss" in r]
+
+
+def _expected_loss(x, quality, output, weighted: bool, lowest: int) -> float:
+    """mean over the batch of w·(λ·255²·MSE + bpp), in float64, from the λ table alone."""
+    table = torch.tensor(LAMBDAS["mse"], dtype=torch.float64)
+    lmbda = table[quality.long()]
+    # Balanced weights: ∝ λ^(−½), scaled so that their mean over the qualities lowest–8 is 1.
+    weight = lmbda.rsqrt() / table[lowest:].rsqrt().mean() if weighted else torch.ones_like(lmbda)
+    mse = (output.x_hat.double() - x.double()).pow(2).flatten(1).mean(1)
+    bits = sum((-torch.log2(p.double())).flatten(1).sum(1) for p in output.likelihoods.values())
+    bpp = bits / (x.shape[2] * x.shape[3])
+    return float((weight * (lmbda * 255**2 * mse + bpp)).mean().detach())
+
+
+def test_balanced_training_weights_each_image_by_its_lambda(photos, tmp_path):
+    """The loss each step minimizes is Σ w_q·(λ_q·D + R) / B with w ∝ λ^(−½), mean 1 over the
+    qualities; without `balance` every w is 1. Recomputed from what the model returned."""
+    for balance in (False, True):
+        out = tmp_path / str(balance)
+        with _forward_calls(CompressionModel) as calls:
+            train(_config(photos, out, 2, batch=4, balance=balance))
+        losses = _logged_losses(out)
+        assert len(calls) == len(losses) == 2
+        for (model, (x, quality), output), logged in zip(calls, losses):
+            lowest = model.lowest_quality
+            expected = _expected_loss(x, quality, output, balance, lowest)
+            assert logged == pytest.approx(expected, rel=1e-5)
+            # The data tell the two apart: mixed qualities, weights far from 1.
+            other = _expected_loss(x, quality, output, not balance, lowest)
+            assert abs(other - expected) > 1e-3 * expected
+            assert len(set(quality.tolist())) > 1
 
 
 def test_resume_continues_exactly(photos, tmp_path):
@@ -243,12 +292,47 @@ def test_validation_reports_every_quality_of_the_model(points):
     assert all(r["bpp"] > 0 and math.isfinite(r["psnr"]) for r in result.values())
 
 
-def test_mixed_quantization_trains_and_is_logged(photos, tmp_path):
-    kw = dict(model="he2021-checkerboard-vr")
-    plain = torch.load(train(_config(photos, tmp_path / "a", 3, **kw)), weights_only=True)
-    mixed = train(_config(photos, tmp_path / "b", 3, quantization="mixed", **kw))
-    start = json.loads((tmp_path / "b" / "log.jsonl").read_text().splitlines()[0])
-    assert start["quantization"] == "mixed"
-    mixed = torch.load(mixed, weights_only=True)
-    key = "synthesis.0.weight"
-    assert not torch.equal(plain["model"][key], mixed["model"][key])
+def _off_integer(v: torch.Tensor) -> torch.Tensor:
+    return (v - v.round()).abs()
+
+
+@pytest.mark.parametrize("quantization", ["noise", "mixed"])
+def test_mixed_quantization_feeds_the_synthesis_rounded_latents(photos, tmp_path, quantization):
+    """Under "mixed" the synthesis and the checkerboard context see round(y − μ) + μ with the
+    identity's gradient, while the rate still comes from y + noise; under "noise" they see
+    y + noise (Minnen & Singh 2020). Checked on the one step of a real training run."""
+    config = _config(photos, tmp_path, 1, model="he2021-checkerboard-vr", quantization=quantization)
+    kinds = (CompressionModel, GaussianConditional, MaskedConv2d, torch.nn.Sequential)
+    with _forward_calls(kinds) as calls:
+        train(config)
+    start = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])
+    assert start["quantization"] == quantization
+    [(model, (_, quality), _)] = [c for c in calls if isinstance(c[0], CompressionModel)]
+    [(gaussian, (y_in, scales, means), (y_hat, likelihood))] = [
+        c for c in calls if isinstance(c[0], GaussianConditional)
+    ]
+    [(_, (context_input,), _)] = [c for c in calls if isinstance(c[0], MaskedConv2d)]
+    [(_, (synthesis_input,), _)] = [c for c in calls if c[0] is model.synthesis]
+    y, means, context_input = y_in.float(), means.float(), context_input.float()
+    anchor = checkerboard(*y.shape[2:], anchor=True).expand_as(y)
+    assert torch.all(context_input[~anchor] == 0)  # the context sees the anchors alone
+    if quantization == "noise":  # y + U(−½, ½): hardly ever an integer away from μ
+        assert float((_off_integer(y_hat - means) > 0.01).float().mean()) > 0.9
+        assert float((_off_integer(context_input - means)[anchor] > 0.01).float().mean()) > 0.9
+        assert torch.all((context_input - y)[anchor].abs() <= 0.5)
+        return
+    # The values as coded, round(y − μ) + μ around each position's own μ (the anchors' μ is
+    # the hyperprior's alone either way: their context is zero), to the synthesis (after the
+    # inverse gain) and to the context model.
+    coded = torch.round(y - means) + means
+    assert torch.allclose(y_hat, coded, atol=1e-3)
+    expected_input = model.inverse_gain("y", coded, quality)
+    assert torch.allclose(synthesis_input.float(), expected_input, rtol=1e-3, atol=1e-3)
+    assert torch.allclose(context_input[anchor], coded[anchor], atol=1e-3)
+    # Straight through: dŷ/dy = 1 everywhere.
+    (grad,) = torch.autograd.grad(y_hat.sum(), y_in, retain_graph=True)
+    assert torch.all(grad == 1)
+    # The rate is that of the noisy latent, not of the rounded one.
+    with torch.no_grad():
+        rounded = gaussian.likelihood(y_hat, scales, means)
+    assert not torch.allclose(likelihood.detach(), rounded)

@@ -2,15 +2,16 @@
 
 Layout (integers little-endian; `varint` is unsigned LEB128):
   magic  b"LIC"        3 bytes
-  format version       u8 (this module writes and reads FORMAT_VERSION)
+  format version       u8: 2 (1 is read too: its streams have no end marks and its digest
+                       covers the weights alone, see `lic.codec`)
   model name           varint length + ASCII
   quality              f32 (an integer for fixed-rate models, continuous for variable-rate)
-  weights digest       8 bytes (`lic.models.registry.weights_digest`)
+  digest               8 bytes: weights and coder constants (`lic.codec.header_digest`)
   width, height        varint, varint
   colour mode          u8: 1 = greyscale, 3 = RGB
   latent shapes        u8 count, then per shape u8 rank + varint per dimension
   stream lengths       u8 count, then varint per stream
-  streams              concatenated
+  streams              concatenated, each ending in the coder's end mark (version 2)
   CRC-32               u32 over everything before it
 Every read is bounds-checked; any inconsistency raises `LicError` with a one-line reason. A
 header whose image exceeds MAX_PIXELS is refused before any image memory is allocated.
@@ -18,6 +19,7 @@ header whose image exceeds MAX_PIXELS is refused before any image memory is allo
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -25,7 +27,9 @@ from dataclasses import dataclass
 from lic.errors import LicError
 
 MAGIC = b"LIC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The versions this module reads.
+READABLE_VERSIONS = (1, 2)
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26  # 67 megapixels
 MODES = {1: "L", 3: "RGB"}
@@ -43,6 +47,7 @@ class Header:
     mode: str
     shapes: list[tuple[int, ...]]
     stream_lengths: list[int]
+    version: int = FORMAT_VERSION
 
 
 def check_image_size(width: int, height: int) -> None:
@@ -97,7 +102,7 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
     """Serialize a header and its streams into the bytes of a .lic file."""
     name = header.model.encode("ascii")
     mode = {v: k for k, v in MODES.items()}[header.mode]
-    out = bytearray(MAGIC + bytes([FORMAT_VERSION]))
+    out = bytearray(MAGIC + bytes([header.version]))
     out += _varint(len(name)) + name
     out += struct.pack("<f", header.quality) + header.weights_digest
     out += _varint(header.width) + _varint(header.height) + bytes([mode])
@@ -124,15 +129,18 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     reader = _Reader(data)
     reader.take(len(MAGIC))
     version = reader.u8()
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise LicError(
-            f"unsupported .lic format version {version} (this lic reads {FORMAT_VERSION})"
+            f"unsupported .lic format version {version} "
+            f"(this lic reads {', '.join(map(str, READABLE_VERSIONS))})"
         )
     try:
         name = reader.take(reader.varint()).decode("ascii")
     except UnicodeDecodeError:
         raise LicError("corrupted file: the model name is not ASCII") from None
     (quality,) = struct.unpack("<f", reader.take(4))
+    if not math.isfinite(quality):
+        raise LicError(f"corrupted file: quality {quality}")
     digest = reader.take(8)
     width, height = reader.varint(), reader.varint()
     check_image_size(width, height)
@@ -152,5 +160,5 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     (crc,) = struct.unpack("<I", reader.take(4))
     if crc != zlib.crc32(data[:-4]):
         raise LicError("corrupted file: checksum mismatch")
-    header = Header(name, quality, digest, width, height, mode, shapes, lengths)
+    header = Header(name, quality, digest, width, height, mode, shapes, lengths, version)
     return header, streams

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lic.codec import open_image
 from lic.errors import LicError
 from lic.evaluate.anchors import ANCHORS, evaluate_anchor
 from lic.evaluate.bd import bd_quality, bd_rate
@@ -93,14 +94,19 @@ def run_plot(args: argparse.Namespace) -> None:
 
 def run_bench_command(args: argparse.Namespace) -> None:
     if args.image:
-        image = Image.open(args.image).convert("RGB")
+        image = open_image(args.image).convert("RGB")
+        source = args.image
     else:  # a smooth synthetic 768×512 image when no photo is given
         yy, xx = np.mgrid[0:512, 0:768]
         array = np.stack([(xx / 3) % 256, (yy / 2) % 256, ((xx + yy) / 5) % 256], -1)
         image = Image.fromarray(array.astype(np.uint8))
+        source = "a synthetic image (no --image given)"
     rows = run_bench(args.model, image, args.quality, args.repeats)
     reference = {r["model"]: r["decode_s"] for r in rows}.get("bmshj2018-hyperprior")
-    print(f"{image.width}×{image.height}, quality {args.quality:g}, median of {args.repeats}")
+    print(
+        f"{source}: {image.width}×{image.height}, quality {args.quality:g}, "
+        f"median of {args.repeats}"
+    )
     for row in rows:
         line = (
             f"{row['model']:24s} encode {row['encode_s']:6.3f} s  decode {row['decode_s']:6.3f} s"

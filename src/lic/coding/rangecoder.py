@@ -8,6 +8,13 @@ That turns ~10⁵ symbols into a handful of vectorized calls into the coder.
 Values outside a table's support are coded as the table's escape symbol, then bypass-coded:
 the zig-zag code u of the overshoot is sent as its bit length n (uniform over 0…32) and its
 n − 1 bits below the leading one (uniform, in chunks of at most 16 bits).
+
+Every stream ends with `END_MARK`, a 32-bit word coded uniformly (format version 2). The range
+decoder reads zeros past the end of its data, so without it a stream too short for the latents
+it announces would decode to garbage; with it, the decoder knows how many symbols the stream
+holds and, once it has read them, checks the mark and that no data is left over (beyond the one
+word of the decoder's look-ahead). A stream that ends early or was cut from elsewhere fails that
+check with probability 1 − 2⁻³².
 """
 
 from __future__ import annotations
@@ -20,6 +27,12 @@ from lic.errors import LicError
 
 _MAX_ESCAPE_BITS = 32
 _CHUNK = 16
+#: The last word of every stream ("LIC!" in ASCII), coded as two uniform 16-bit halves.
+END_MARK = 0x4C494321
+_HALF = constriction.stream.model.Uniform(1 << 16)
+#: What decides how symbols outside a table are coded: part of every file's digest (the end
+#: mark needs no digest: a decoder with another one refuses every stream).
+CODER_CONSTANTS = f"range coder: escape bits {_MAX_ESCAPE_BITS}, chunk {_CHUNK}"
 
 
 def _groups(indices: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
@@ -83,21 +96,31 @@ class Encoder:
             shift += _CHUNK
 
     def finish(self) -> bytes:
+        """The stream's bytes, `END_MARK` last."""
+        self._coder.encode(np.array([END_MARK >> 16, END_MARK & 0xFFFF], dtype=np.int32), _HALF)
         return self._coder.get_compressed().tobytes()
 
 
 class Decoder:
-    """Reads symbols back from the bytes of one stream, in the encoder's order."""
+    """Reads `symbols` values back from the bytes of one stream, in the encoder's order.
 
-    def __init__(self, data: bytes) -> None:
+    After the last of them it checks the stream's end: `END_MARK` (unless `end_mark` is False,
+    for format-version-1 streams, written without it) and no data left over. Asking for more
+    symbols than announced, or `check_finished` before all were read, is a LicError."""
+
+    def __init__(self, data: bytes, symbols: int, end_mark: bool = True) -> None:
         if len(data) % 4:
             raise LicError("corrupted stream: its length is not a whole number of coder words")
         self._coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype=np.uint32))
+        self._remaining = symbols
+        self._end_mark = end_mark
 
     def decode(self, indices: np.ndarray, tables: TableSet) -> np.ndarray:
         """Decode one value per entry of `indices`; returns int64 values of the same shape."""
         shape = np.shape(indices)
         indices = np.asarray(indices, dtype=np.int64).ravel()
+        if len(indices) > self._remaining:
+            raise LicError("corrupted file: the latents need more symbols than the stream holds")
         out = np.empty(len(indices), dtype=np.int64)
         order, groups = _groups(indices)
         try:
@@ -112,7 +135,26 @@ class Decoder:
         except (ValueError, RuntimeError, OverflowError, AssertionError) as error:
             # constriction asserts when the data cannot come from these tables.
             raise LicError(f"corrupted stream: {error}") from None
+        self._remaining -= len(indices)
+        if self._remaining == 0:
+            self._check_end()
         return out.reshape(shape)
+
+    def check_finished(self) -> None:
+        """Raise unless every announced symbol was read (and the end checked)."""
+        if self._remaining:
+            raise LicError(f"corrupted file: {self._remaining} symbols of a stream were not read")
+
+    def _check_end(self) -> None:
+        try:
+            if self._end_mark:
+                high, low = self._coder.decode(_HALF, 2).tolist()
+                if (high << 16) | low != END_MARK:
+                    raise LicError("corrupted file: a stream ends before its symbols do")
+            if not self._coder.maybe_exhausted():
+                raise LicError("corrupted file: data left after a stream's symbols")
+        except (ValueError, RuntimeError, AssertionError) as error:
+            raise LicError(f"corrupted stream: {error}") from None
 
     def _decode_bypass(self, count: int) -> np.ndarray:
         n = self._coder.decode(constriction.stream.model.Uniform(_MAX_ESCAPE_BITS + 1), count)

@@ -62,6 +62,11 @@ class EntropyModel(nn.Module):
             id(p) for p in self.parameters()
         )
 
+    def coder_constants(self) -> str:
+        """The constants (beyond the weights) that decide this model's coder tables, as text:
+        part of every file's digest, so a file is never decoded with other tables."""
+        return type(self).__name__
+
     def build_tables(self) -> TableSet:  # pragma: no cover - abstract
         raise NotImplementedError
 

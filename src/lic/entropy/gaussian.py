@@ -77,6 +77,13 @@ class GaussianConditional(EntropyModel):
         likelihood = self.likelihood(y_hat, scales, means)
         return self.synthesis_input(y, y_hat, offset, noisy), likelihood
 
+    def coder_constants(self) -> str:
+        table = ",".join(f"{v:.12g}" for v in self.scale_table.tolist())
+        return (
+            f"{type(self).__name__}: scale bound {self.scale_bound!r}, "
+            f"tail mass {self.tail_mass!r}, scale table {table}"
+        )
+
     def build_tables(self) -> TableSet:
         scales = self.scale_table.cpu()
         quantile = -torch.special.ndtri(torch.tensor(self.tail_mass / 2, dtype=torch.float64))
@@ -118,11 +125,12 @@ class GaussianConditional(EntropyModel):
     ) -> torch.Tensor:
         """Code round(y − μ) under σ (only where `mask` is true, in raster order); returns ŷ."""
         symbols, indices = self.symbols(y, means), self.indices(scales)
-        if mask is not None:
+        if mask is None:
+            encoder.encode(symbols, indices, self.tables)
+        else:
             keep = np.broadcast_to(mask.numpy(), symbols.shape)
-            symbols, indices = symbols[keep], indices[keep]
-        encoder.encode(symbols, indices, self.tables)
-        return self.dequantize(self.symbols(y, means), means)
+            encoder.encode(symbols[keep], indices[keep], self.tables)
+        return self.dequantize(symbols, means)
 
     def decompress(
         self,

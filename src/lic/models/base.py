@@ -4,9 +4,12 @@ A model is a `torch.nn.Module` with three faces:
 - `forward(x, quality)` for training: the reconstruction and the likelihood of every latent;
 - `compress(x, quality)`: the latents' entropy-coded streams and shapes;
 - `decompress(streams, shapes, quality)`: the reconstruction from those streams (models
-  implement `decode_latents`, which gives back exactly the encoder's quantized y).
-Images are float tensors in [0, 1] of shape [1, 3, H, W] with H and W multiples of `stride`
-(`lic.codec` pads and crops). Models built with `rate_points > 0` are variable-rate (gain
+  implement `decode_latents`, which gives back exactly the encoder's quantized y from one
+  `lic.coding.Decoder` per stream).
+Images are float tensors in [0, 1] (or uint8 in 0…255) of shape [1, 3, H, W] with H and W
+multiples of `stride` (`lic.codec` pads and crops). Outside training, the analysis and synthesis
+transforms run in overlapping tiles (`lic.models.tiling`), so coding any image size takes
+bounded memory for them. Models built with `rate_points > 0` are variable-rate (gain
 units, Cui et al. 2021): `quality` is then a float in [lowest_quality, 8], else it must be None.
 The rate points are the top `rate_points` integer qualities of the λ table
 (`lic.train.loss.LAMBDAS`): 8 points are the field's qualities 1–8, 9 add lic's quality 0
@@ -23,14 +26,18 @@ float64 there, and only the synthesis transform runs in float32.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from lic.coding import Decoder
 from lic.entropy import EntropyModel, FactorizedDensity
 from lic.errors import LicError
 from lic.layers import GainUnit
+from lic.models.tiling import HALO, TILE, tiled
 
 
 @dataclass
@@ -64,6 +71,11 @@ class CompressionModel(nn.Module):
 
     #: Total down-sampling factor from the image to the deepest latent.
     stride: int = 16
+    #: Down-sampling factor of the analysis transform g_a (image → y).
+    y_stride: int = 16
+    #: Tile side and halo (latent positions) of g_a and g_s outside training (lic.models.tiling).
+    tile: int = TILE
+    tile_halo: int = HALO
     #: Where each gained latent is made and consumed: latent → (producer, consumer), two
     #: nn.Sequential transforms ending and starting with a (transposed) convolution.
     gain_sites: dict[str, tuple[str, str]] = {}
@@ -122,13 +134,36 @@ class CompressionModel(nn.Module):
         return state
 
     def analyze(self, x: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
-        """y = g_a(x), gained: channels_last (oneDNN's faster layout on CPU, ~30% less time)."""
-        return self.gain("y", self.analysis(x.contiguous(memory_format=torch.channels_last)), q)
+        """y = g_a(x), gained: channels_last (oneDNN's faster layout on CPU, ~30% less time).
 
-    def synthesize(self, y_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
-        """x̂ = g_s(ŷ) in float32 and channels_last, the inverse gain first."""
-        y_hat = self.inverse_gain("y", y_hat.float(), q)
-        return self.synthesis(y_hat.contiguous(memory_format=torch.channels_last))
+        `x` is float in [0, 1] or uint8 (converted tile by tile, so a big image stays 8-bit)."""
+
+        def transform(x: torch.Tensor) -> torch.Tensor:
+            x = x.float().div(255) if x.dtype == torch.uint8 else x
+            return self.gain("y", self.analysis(x.contiguous(memory_format=torch.channels_last)), q)
+
+        if self.training:
+            return transform(x)
+        return tiled(transform, x, self.y_stride, 1, self.tile, self.tile_halo)
+
+    def synthesize(
+        self,
+        y_hat: torch.Tensor,
+        q: torch.Tensor | None,
+        finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """x̂ = g_s(ŷ) in float32 and channels_last, the inverse gain first; `finish` maps each
+        tile's x̂ to what is kept (`lic.codec` makes 8-bit pixels: a big image never exists in
+        float32)."""
+
+        def transform(y_hat: torch.Tensor) -> torch.Tensor:
+            y_hat = self.inverse_gain("y", y_hat.float(), q)
+            x_hat = self.synthesis(y_hat.contiguous(memory_format=torch.channels_last))
+            return x_hat if finish is None else finish(x_hat)
+
+        if self.training:
+            return transform(y_hat)
+        return tiled(transform, y_hat, 1, self.y_stride, self.tile, self.tile_halo)
 
     def quality_tensor(
         self, quality: float | torch.Tensor | None, batch: int
@@ -187,19 +222,44 @@ class CompressionModel(nn.Module):
         raise NotImplementedError
 
     def decode_latents(
-        self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
+        self, decoders: list[Decoder], shapes: list[tuple[int, ...]], q: torch.Tensor | None
     ) -> torch.Tensor:
-        """ŷ (gain applied) from the streams: exactly the encoder's quantized y."""
+        """ŷ (gain applied) from one decoder per stream: exactly the encoder's quantized y."""
         raise NotImplementedError
+
+    @staticmethod
+    def decoders(
+        streams: list[bytes], shapes: list[tuple[int, ...]], end_marks: bool = True
+    ) -> list[Decoder]:
+        """One decoder per stream, each expecting the symbols of its latent's shape."""
+        if len(streams) != len(shapes):
+            raise LicError(f"corrupted file: {len(streams)} streams for {len(shapes)} latents")
+        return [
+            Decoder(stream, math.prod(shape), end_mark=end_marks)
+            for stream, shape in zip(streams, shapes)
+        ]
 
     @torch.no_grad()
     def decompress(
-        self, streams: list[bytes], shapes: list[tuple[int, ...]], quality: float | None = None
+        self,
+        streams: list[bytes],
+        shapes: list[tuple[int, ...]],
+        quality: float | None = None,
+        *,
+        finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        end_marks: bool = True,
     ) -> torch.Tensor:
-        """The reconstruction g_s(ŷ), clamped to [0, 1]."""
+        """The reconstruction g_s(ŷ) clamped to [0, 1], or `finish` of it, tile by tile.
+
+        Every stream must hold exactly the symbols of its latent's shape and end with the
+        coder's end mark (`end_marks=False` reads format-version-1 streams, which have none):
+        a stream that ends early is refused before the synthesis runs."""
         q = self.quality_tensor(quality, 1)
-        y_hat = self.decode_latents(streams, shapes, q)
-        return self.synthesize(y_hat, q).clamp(0, 1)
+        decoders = self.decoders(streams, shapes, end_marks)
+        y_hat = self.decode_latents(decoders, shapes, q)
+        for decoder in decoders:
+            decoder.check_finished()
+        return self.synthesize(y_hat, q, finish or (lambda x_hat: x_hat.clamp(0, 1)))
 
 
 def _channel_scale(layer: nn.Module, scale: torch.Tensor, out: bool) -> torch.Tensor:

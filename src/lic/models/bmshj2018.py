@@ -19,6 +19,7 @@ from lic.entropy import FactorizedDensity, GaussianConditional
 from lic.layers import GDN, conv, deconv
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.registry import VARIABLE_RATE_CONFIG_1_TO_8, register_family
+from lic.models.tiling import tiled
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -73,9 +74,9 @@ class FactorizedPrior(CompressionModel):
 
     @torch.no_grad()
     def decode_latents(
-        self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
+        self, decoders: list[Decoder], shapes: list[tuple[int, ...]], q: torch.Tensor | None
     ) -> torch.Tensor:
-        return self.entropy_y.decompress(Decoder(streams[0]), (1, *shapes[0]))
+        return self.entropy_y.decompress(decoders[0], (1, *shapes[0]))
 
 
 class ScaleHyperprior(CompressionModel):
@@ -88,6 +89,10 @@ class ScaleHyperprior(CompressionModel):
 
     stride = 64
     gain_sites = {"y": ("analysis", "synthesis"), "z": ("hyper_analysis", "hyper_synthesis")}
+    #: Tile side (z positions) of h_a and h_s outside training, and the halo each needs
+    #: (`lic.models.tiling`): h_a sees ±11 positions of y (< 3 of z), h_s ±2 of z.
+    hyper_tile = 16
+    hyper_halos = (3, 2)
 
     def __init__(self, N: int = 128, M: int = 192, rate_points: int = 0) -> None:
         super().__init__(rate_points)
@@ -119,9 +124,16 @@ class ScaleHyperprior(CompressionModel):
 
     def hyper(self, z_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         """The hyper-synthesis output for ẑ: in float64 outside training (coding precision,
-        `lic.models.base`), so every (σ, μ) computed from it is too."""
-        z_hat = z_hat if self.training else z_hat.double()
-        return self.hyper_synthesis(self.inverse_gain("z", z_hat, q))
+        `lic.models.base`), so every (σ, μ) computed from it is too; in tiles there."""
+
+        def transform(z_hat: torch.Tensor) -> torch.Tensor:
+            z_hat = z_hat if self.training else z_hat.double()
+            return self.hyper_synthesis(self.inverse_gain("z", z_hat, q))
+
+        if self.training:
+            return transform(z_hat)
+        step = self.stride // self.y_stride
+        return tiled(transform, z_hat, 1, step, self.hyper_tile, self.hyper_halos[1])
 
     def y_forward(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(ŷ, p(ŷ)) given the hyper output: noisy in training, rounded as coded in eval."""
@@ -137,7 +149,14 @@ class ScaleHyperprior(CompressionModel):
         self, x: torch.Tensor, q: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         y = self.analyze(x, q)
-        return y, self.gain("z", self.hyper_analysis(self.hyper_input(y)), q)
+
+        def transform(y: torch.Tensor) -> torch.Tensor:
+            return self.gain("z", self.hyper_analysis(self.hyper_input(y)), q)
+
+        if self.training:
+            return y, transform(y)
+        step = self.stride // self.y_stride
+        return y, tiled(transform, y, step, 1, self.hyper_tile, self.hyper_halos[0])
 
     def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
         q = self.quality_tensor(quality, x.shape[0])
@@ -160,10 +179,10 @@ class ScaleHyperprior(CompressionModel):
 
     @torch.no_grad()
     def decode_latents(
-        self, streams: list[bytes], shapes: list[tuple[int, ...]], q: torch.Tensor | None
+        self, decoders: list[Decoder], shapes: list[tuple[int, ...]], q: torch.Tensor | None
     ) -> torch.Tensor:
-        z_hat = self.entropy_z.decompress(Decoder(streams[1]), (1, *shapes[1]))
-        return self.y_decompress(Decoder(streams[0]), self.hyper(z_hat, q))
+        z_hat = self.entropy_z.decompress(decoders[1], (1, *shapes[1]))
+        return self.y_decompress(decoders[0], self.hyper(z_hat, q))
 
 
 # Ballé et al. 2018 use N=128, M=192 for the low rates and N=192, M=320 for the high ones; the

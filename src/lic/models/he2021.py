@@ -20,6 +20,9 @@ from lic.layers import MaskedConv2d, checkerboard
 from lic.models.mbt2018 import MeanScaleHyperprior, entropy_parameters
 from lic.models.registry import register_family
 
+#: Positions whose entropy parameters are computed at once in coding (~75 MB in float64).
+POSITIONS = 8192
+
 
 class Checkerboard(MeanScaleHyperprior):
     """he2021-checkerboard: two-pass checkerboard context on a mean-scale hyperprior."""
@@ -36,24 +39,29 @@ class Checkerboard(MeanScaleHyperprior):
         scales, means = self.entropy_parameters(torch.cat([hyper, context], 1)).chunk(2, 1)
         return scales, means
 
-    def _params_at(
-        self, hyper: torch.Tensor, context: torch.Tensor | None, phase: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(σ, μ) [B, M, H, W] at the positions of `phase` [1, 1, H, W] alone, zero elsewhere.
+    def _fill_params(
+        self,
+        grid: torch.Tensor,
+        hyper: torch.Tensor,
+        anchors_hat: torch.Tensor | None,
+        phase: torch.Tensor,
+    ) -> None:
+        """Write (σ, μ) at the positions of `phase` [1, 1, H, W] alone into `grid` [B, 2M, H·W].
 
         The entropy parameters are 1×1 convolutions: each position's come from its own features,
         so coding computes them only where a pass codes (half the grid each), as [B, C, P, 1]
-        columns. `context` is the non-anchors' [B, 2M, P], or None at the anchors (eq. 6)."""
-        batch, _, height, width = hyper.shape
-        positions = phase.flatten().nonzero().squeeze(1)
-        features = hyper.flatten(2)[:, :, positions]
-        if context is None:
-            context = features.new_zeros(features.shape)
-        params = self.entropy_parameters(torch.cat([features, context], 1)[..., None])
-        grid = hyper.new_zeros(batch, self.M * 2, height * width)
-        grid[:, :, positions] = params[..., 0]
-        scales, means = grid.view(batch, self.M * 2, height, width).chunk(2, 1)
-        return scales, means
+        columns, `POSITIONS` at a time (bounded memory for any image size). The context comes
+        from the decoded `anchors_hat` through the masked convolution's taps, or is zero at the
+        anchors themselves (`anchors_hat` None, eq. 6)."""
+        features = hyper.flatten(2)
+        for positions in phase.flatten().nonzero().squeeze(1).split(POSITIONS):
+            hyper_at = features[:, :, positions]
+            if anchors_hat is None:
+                context = hyper_at.new_zeros(hyper_at.shape)
+            else:
+                context = self.context_prediction.at(anchors_hat, positions)
+            params = self.entropy_parameters(torch.cat([hyper_at, context], 1)[..., None])
+            grid[:, :, positions] = params[..., 0]
 
     def _passes(
         self,
@@ -65,14 +73,13 @@ class Checkerboard(MeanScaleHyperprior):
         (σ, μ) of the non-anchors from them through the masked context, evaluated at the
         non-anchors alone.
         Returns the anchor mask, ŷ of the anchors, and σ, μ of both phases together."""
-        anchor = checkerboard(*hyper.shape[2:], anchor=True).to(hyper.device)
-        scales, means = self._params_at(hyper, None, anchor)
+        batch, _, height, width = hyper.shape
+        anchor = checkerboard(height, width, anchor=True).to(hyper.device)
+        grid = hyper.new_zeros(batch, self.M * 2, height * width)
+        scales, means = grid.view(batch, self.M * 2, height, width).chunk(2, 1)
+        self._fill_params(grid, hyper, None, anchor)
         anchors_hat = decoded_anchors(scales, means, anchor)
-        positions = (~anchor).flatten().nonzero().squeeze(1)
-        context = self.context_prediction.at(anchors_hat, positions)
-        rest_scales, rest_means = self._params_at(hyper, context, ~anchor)
-        scales = torch.where(anchor, scales, rest_scales)
-        means = torch.where(anchor, means, rest_means)
+        self._fill_params(grid, hyper, anchors_hat, ~anchor)
         return anchor, anchors_hat, scales, means
 
     def y_forward(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

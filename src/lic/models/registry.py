@@ -10,6 +10,7 @@ chosen at coding time. Kodak figures and the training record sit beside the weig
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,7 +196,25 @@ def _with_weights(
             )
         raise LicError(f"weights file {path} does not exist")
     load_weights(model, path)
+    verify_weights(model, path)
     return model
+
+
+def verify_weights(model: torch.nn.Module, path: Path) -> None:
+    """Refuse weights whose digest differs from the one recorded beside them (`<file>.json`,
+    the weights card: shipped weights always have one). Without a card nothing is checked."""
+    card = path.with_suffix(".json")
+    if not card.exists():
+        return
+    try:
+        recorded = json.loads(card.read_text())["weights_digest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise LicError(f"cannot read the weights digest recorded in {card}") from None
+    if weights_digest(model).hex() != recorded:
+        raise LicError(
+            f"weights {path} do not match the digest recorded in {card.name} "
+            f"({weights_digest(model).hex()} ≠ {recorded}): the file was changed or replaced"
+        )
 
 
 def _ready(model: torch.nn.Module) -> torch.nn.Module:
