@@ -23,7 +23,7 @@ from PIL import Image
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak" / "kodim01.png"
 
-CHILD = """
+CHILD = r"""
 import json, re, sys, time
 import torch
 torch.set_num_threads(int(sys.argv[4]))

@@ -1,14 +1,16 @@
 """Image ↔ .lic bytes through lic.codec: sizes, colour modes, and foreign files."""
 
+import io
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageCms, ImageOps
 
-from lic.codec import LicWarning, decode, encode, image_to_tensor
+from lic.codec import LicWarning, decode, encode, image_to_tensor, model_for, save_image
 from lic.errors import LicError
+from lic.evaluate.metrics import psnr
 from lic.models import ScaleHyperprior
 from lic.models.registry import weights_digest
 from tests.conftest import synthetic_photo, tiny
@@ -84,3 +86,58 @@ def test_the_weights_digest_is_memoized_until_a_weight_changes():
     assert weights_digest(model) == digest
     model.synthesis[0].weight.data = model.synthesis[0].weight.data + 1e-3  # new storage
     assert weights_digest(model) == changed
+
+
+def _phone_photo(orientation: int = 6) -> Image.Image:
+    """A JPEG as a phone writes it: stored sideways with an EXIF orientation, an ICC profile
+    and XMP."""
+    stored = Image.fromarray(synthetic_photo(48, 80))  # 80 wide, 48 high as stored
+    exif = stored.getexif()
+    exif[0x0112], exif[0x010F] = orientation, "Phone"
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", quality=95, exif=exif, icc_profile=ICC, xmp=XMP)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 3])
+def test_a_phone_photo_decodes_upright_with_its_metadata(orientation):
+    model, quality = model_for("bmshj2018-factorized-vr", 8.0)  # trained: the picture survives
+    photo = _phone_photo(orientation)
+    decoded = decode(encode(model, photo, quality), model)
+    upright = ImageOps.exif_transpose(photo)
+    assert decoded.size == upright.size == ((80, 48) if orientation == 3 else (48, 80))
+    assert psnr(np.asarray(upright), np.asarray(decoded)) > 30
+    assert decoded.info["icc_profile"] == ICC and decoded.info["xmp"] == XMP
+    exif = Image.Exif()
+    exif.load(decoded.info["exif"])
+    assert exif[0x010F] == "Phone" and exif.get(0x0112, 1) == 1  # displays as it is
+
+
+def test_metadata_survives_into_every_output_format(tiny_model):
+    decoded = decode(encode(tiny_model, _phone_photo()), tiny_model)
+    for fmt in ("PNG", "JPEG", "WEBP"):
+        buffer = io.BytesIO()
+        save_image(decoded, buffer, fmt)
+        written = Image.open(io.BytesIO(buffer.getvalue()))
+        assert written.format == fmt and written.info["icc_profile"] == ICC
+        assert written.getexif()[0x010F] == "Phone"
+        assert XMP.decode() in (written.info.get("xmp") or b"").decode()
+
+
+def test_stripped_files_carry_no_metadata(tiny_model):
+    photo = _phone_photo()
+    full, stripped = encode(tiny_model, photo), encode(tiny_model, photo, metadata=False)
+    assert len(full) - len(stripped) > len(ICC) + len(XMP)
+    decoded = decode(stripped, tiny_model)
+    assert decoded.size == (48, 80) and not decoded.info
+
+
+def test_an_icc_tagged_png_keeps_its_profile(tiny_model):
+    buffer = io.BytesIO()
+    Image.fromarray(synthetic_photo(30, 40)).save(buffer, "PNG", icc_profile=ICC)
+    decoded = decode(encode(tiny_model, Image.open(buffer)), tiny_model)
+    assert decoded.info == {"icc_profile": ICC}

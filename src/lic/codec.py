@@ -7,6 +7,11 @@ bits, other colour spaces converted to RGB and only the first frame of an animat
 multi-page file is coded, each with a `LicWarning`. The image stays 8-bit throughout (the
 transforms convert tile by tile, `lic.models.tiling`), and running out of memory is a LicError.
 
+Photos are coded as they display: the EXIF orientation is applied first. Their ICC profile,
+EXIF (orientation reset) and XMP travel in the container's metadata (format version 2) and come
+back in the decoded image's `info`, from where `save_image` writes them into PNG, JPEG, WebP or
+TIFF.
+
 Each file's digest (`header_digest`) covers the weights and, from format version 2, the
 constants that decide the coder tables (`coder_constants`): a file is never decoded with tables
 other than those it was written with. Version-1 files (weights only, no end marks in the
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from lic.bitstream import FORMAT_VERSION, Header, check_image_size, pack, unpack
 from lic.coding.rangecoder import CODER_CONSTANTS
@@ -114,6 +119,71 @@ def _sample_bits(image: Image.Image) -> int:
     return 16 if any(";16" in mode for mode in raw) and image.mode in ("RGB", "RGBA") else 8
 
 
+#: Output formats by file extension.
+FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+_ORIENTATION = 0x0112
+
+
+def displayed(image: Image.Image) -> tuple[Image.Image, dict[str, bytes]]:
+    """`image` as it displays (EXIF orientation applied) and its ICC profile, EXIF (with the
+    orientation reset) and XMP, by Pillow's `info` keys."""
+    exif = image.getexif()
+    if exif.get(_ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image)
+        exif = image.getexif()
+    metadata = {}
+    if image.info.get("icc_profile"):
+        metadata["icc_profile"] = bytes(image.info["icc_profile"])
+    if len(exif):
+        metadata["exif"] = exif.tobytes()
+    xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+    if xmp:
+        metadata["xmp"] = xmp.encode() if isinstance(xmp, str) else bytes(xmp)
+    return image, metadata
+
+
+def save_image(
+    image: Image.Image, target: str | Path | io.BytesIO, fmt: str, jpeg_quality: int = 95
+) -> None:
+    """Write `image` as `fmt` (a value of FORMATS) with the metadata in its `info`."""
+    options: dict = {}
+    info = image.info
+    if info.get("icc_profile") and fmt != "BMP":
+        options["icc_profile"] = info["icc_profile"]
+    if info.get("exif") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        options["exif"] = info["exif"]
+    if info.get("xmp"):
+        if fmt == "PNG":
+            text = PngImagePlugin.PngInfo()
+            text.add_itxt("XML:com.adobe.xmp", info["xmp"].decode("utf-8", "replace"))
+            options["pnginfo"] = text
+        elif fmt in ("JPEG", "WEBP"):
+            options["xmp"] = info["xmp"]
+    if fmt == "JPEG":
+        options["quality"] = jpeg_quality
+    try:
+        image.save(target, fmt, **options)
+    except (OSError, ValueError) as error:
+        raise LicError(f"cannot write {target}: {error}") from None
+
+
+def format_of(path: str | Path) -> str:
+    """The output format of a file name, by its extension (a LicError when unknown)."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(FORMATS))
+        raise LicError(f"cannot write {path}: unknown image extension (known: {known})")
+    return fmt
+
+
 def image_to_array(image: Image.Image) -> tuple[np.ndarray, str]:
     """The 8-bit [H, W, 3] array of `image` and the mode to restore ("L" or "RGB")."""
     mode = image.mode
@@ -141,7 +211,7 @@ def image_to_array(image: Image.Image) -> tuple[np.ndarray, str]:
 def image_to_tensor(image: Image.Image) -> tuple[torch.Tensor, str]:
     """A [1, 3, H, W] float tensor in [0, 1] and the mode to restore ("L" or "RGB")."""
     array, mode = image_to_array(image)
-    return torch.from_numpy(array).permute(2, 0, 1)[None].float().div(255), mode
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div(255), mode
 
 
 def to_pixels(x: torch.Tensor, mode: str) -> torch.Tensor:
@@ -193,8 +263,16 @@ def model_for(
     return cached_model(name, quality, weights), None
 
 
-def encode(model: torch.nn.Module, image: Image.Image, quality: float | None = None) -> bytes:
-    """Compress `image` with `model` (a variable-rate model needs `quality`) into .lic bytes."""
+def encode(
+    model: torch.nn.Module,
+    image: Image.Image,
+    quality: float | None = None,
+    *,
+    metadata: bool = True,
+) -> bytes:
+    """Compress `image` with `model` (a variable-rate model needs `quality`) into .lic bytes:
+    upright as it displays, with its ICC profile, EXIF and XMP unless `metadata` is False."""
+    image, photo_metadata = displayed(image)
     array, mode = image_to_array(image)
     height, width = array.shape[:2]
     check_image_size(width, height)
@@ -209,6 +287,7 @@ def encode(model: torch.nn.Module, image: Image.Image, quality: float | None = N
         mode=mode,
         shapes=compressed.shapes,
         stream_lengths=[len(s) for s in compressed.streams],
+        metadata=photo_metadata if metadata else {},
     )
     return pack(header, compressed.streams)
 
@@ -251,7 +330,9 @@ def decode(
             finish=lambda x_hat: to_pixels(x_hat, header.mode),
             end_marks=header.version >= 2,
         )
-        return pixels_to_image(pixels[:, :, : header.height, : header.width])
+        image = pixels_to_image(pixels[:, :, : header.height, : header.width])
+    image.info.update(header.metadata)
+    return image
 
 
 def _check_digest(header: Header, model: torch.nn.Module) -> None:

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lic.codec import decode, encode
+from lic.codec import decode, displayed
+from lic.codec import encode as encode_image
 from lic.errors import LicError
 from lic.evaluate.metrics import psnr
 from lic.models.base import HIGHEST_QUALITY
@@ -46,6 +47,7 @@ def _search(
     meets: Callable[[bytes], bool],
     want_high: bool,
     steps: int,
+    metadata: bool,
 ) -> tuple[Result, bool]:
     """Bisection over q for a monotone predicate `meets`, each q encoded (and tested) once.
 
@@ -55,16 +57,20 @@ def _search(
     """
     low, high = float(model.lowest_quality), float(HIGHEST_QUALITY)
     edge = low if want_high else high
-    best = Result(encode(model, image, edge), edge)
+
+    def encode(quality: float) -> bytes:
+        return encode_image(model, image, quality, metadata=metadata)
+
+    best = Result(encode(edge), edge)
     if not meets(best.data):
         return best, False
     other = high if want_high else low
-    data = encode(model, image, other)
+    data = encode(other)
     if meets(data):
         return Result(data, other), True
     for _ in range(steps):
         middle = (low + high) / 2
-        data = encode(model, image, middle)
+        data = encode(middle)
         met = meets(data)
         if met:
             best = Result(data, middle)
@@ -76,11 +82,19 @@ def _search(
 
 
 def compress_to_size(
-    model: torch.nn.Module, image: Image.Image, max_bytes: int, steps: int = 12
+    model: torch.nn.Module,
+    image: Image.Image,
+    max_bytes: int,
+    steps: int = 12,
+    metadata: bool = True,
 ) -> Result:
-    """The largest-quality file of at most `max_bytes` bytes."""
+    """The largest-quality file of at most `max_bytes` bytes (metadata as in `lic.codec`)."""
     _require_variable_rate(model)
-    result, met = _search(model, image, lambda data: len(data) <= max_bytes, True, steps)
+
+    def fits(data: bytes) -> bool:
+        return len(data) <= max_bytes
+
+    result, met = _search(model, image, fits, True, steps, metadata)
     if not met:
         raise LicError(
             f"cannot fit {max_bytes} bytes: the smallest file, at the lowest quality "
@@ -90,23 +104,36 @@ def compress_to_size(
 
 
 def compress_to_bpp(
-    model: torch.nn.Module, image: Image.Image, bpp: float, steps: int = 12
+    model: torch.nn.Module,
+    image: Image.Image,
+    bpp: float,
+    steps: int = 12,
+    metadata: bool = True,
 ) -> Result:
     """The largest-quality file of at most `bpp` bits per pixel (header included)."""
-    return compress_to_size(model, image, int(bpp * image.width * image.height / 8), steps)
+    max_bytes = int(bpp * image.width * image.height / 8)
+    return compress_to_size(model, image, max_bytes, steps, metadata)
 
 
 def compress_to_psnr(
-    model: torch.nn.Module, image: Image.Image, target: float, steps: int = 12
+    model: torch.nn.Module,
+    image: Image.Image,
+    target: float,
+    steps: int = 12,
+    metadata: bool = True,
 ) -> Result:
     """The smallest file whose decoded image reaches `target` dB PSNR (RGB, 8-bit)."""
     _require_variable_rate(model)
+    image, _ = displayed(image)  # the reference as it displays, as the file decodes
     reference = np.array(image.convert("RGB"))
 
     def decoded_psnr(data: bytes) -> float:
         return psnr(reference, np.array(decode(data, model).convert("RGB")))
 
-    result, met = _search(model, image, lambda data: decoded_psnr(data) >= target, False, steps)
+    def reaches(data: bytes) -> bool:
+        return decoded_psnr(data) >= target
+
+    result, met = _search(model, image, reaches, False, steps, metadata)
     if not met:
         raise LicError(
             f"cannot reach {target} dB: the best quality gives {decoded_psnr(result.data):.2f} dB"

@@ -65,3 +65,28 @@ def test_future_version_is_refused():
     data += struct.pack("<I", zlib.crc32(bytes(data)))
     with pytest.raises(LicError, match="version 99"):
         unpack(bytes(data))
+
+
+def test_metadata_round_trips_and_version_1_has_none():
+    header, streams = unpack(_file())
+    header.metadata = {"icc_profile": b"icc" * 100, "exif": b"Exif\0\0", "xmp": b"<x/>"}
+    again, _ = unpack(pack(header, streams))
+    assert again.metadata == header.metadata and again.version == 2
+    header.version = 1
+    with pytest.raises(ValueError):
+        pack(header, streams)
+    header.metadata = {}
+    old, old_streams = unpack(pack(header, streams))
+    assert old.version == 1 and old.metadata == {} and old_streams == streams
+
+
+@pytest.mark.parametrize("items", [b"\x01\x04\x00", b"\x02\x01\x00\x01\x00", b"\x01\x01\x05x"])
+def test_unknown_or_repeated_metadata_is_refused(items):
+    """(the count byte, then kind 4; kind 1 twice; a length past the end)"""
+    header, streams = unpack(_file())
+    data = bytearray(pack(header, streams))
+    at = data.index(bytes([3, 0, 2]), 20) + 1  # colour mode RGB, no metadata, two shapes
+    data[at : at + 1] = items
+    data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
+    with pytest.raises(LicError, match="metadata|truncated|corrupted"):
+        unpack(bytes(data))

@@ -65,6 +65,44 @@ def test_compress_then_decompress(encoded, weights, tmp_path):
     assert Image.open(out).size == Image.open(png).size
 
 
+@pytest.mark.parametrize(
+    "suffix,fmt", [(".jpg", "JPEG"), (".webp", "WEBP"), (".tiff", "TIFF"), (".bmp", "BMP")]
+)
+def test_decompress_writes_the_format_of_the_extension(encoded, weights, tmp_path, suffix, fmt):
+    _, lic_file = encoded
+    out = tmp_path / f"out{suffix}"
+    result = lic("decompress", lic_file, "-o", out, "--weights", weights[0])
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).format == fmt
+
+
+def test_jpeg_quality_and_an_unknown_extension(encoded, weights, tmp_path):
+    _, lic_file = encoded
+    sizes = []
+    for quality in (30, 95):
+        out = tmp_path / f"q{quality}.jpg"
+        lic("decompress", lic_file, "-o", out, "--weights", weights[0], "--jpeg-quality", quality)
+        sizes.append(out.stat().st_size)
+    assert sizes[0] < sizes[1]
+    error = _one_line_error(lic("decompress", lic_file, "-o", tmp_path / "out.xyz"))
+    assert "unknown image extension" in error and not (tmp_path / "out.xyz").exists()
+
+
+def test_strip_drops_the_metadata(weights, tmp_path):
+    png = tmp_path / "tagged.png"
+    Image.fromarray(synthetic_photo(45, 70)).save(png, icc_profile=b"\0" * 300)
+    sizes = {}
+    for strip in ((), ("--strip",)):
+        out = tmp_path / f"tagged{len(strip)}.lic"
+        args = ("--model", MODEL, "--quality", 3.5, "--weights", weights[0], *strip)
+        assert lic("compress", png, "-o", out, *args).returncode == 0
+        sizes[bool(strip)] = out.stat().st_size
+        decoded = tmp_path / f"tagged{len(strip)}.png"
+        assert lic("decompress", out, "-o", decoded, "--weights", weights[0]).returncode == 0
+        assert ("icc_profile" in Image.open(decoded).info) != bool(strip)
+    assert sizes[False] - sizes[True] >= 300
+
+
 def test_info_reports_the_real_bpp(encoded):
     _, lic_file = encoded
     result = lic("info", lic_file)

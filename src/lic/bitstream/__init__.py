@@ -3,10 +3,19 @@
 from lic.bitstream.container import (
     FORMAT_VERSION,
     MAX_PIXELS,
+    METADATA,
     Header,
     check_image_size,
     pack,
     unpack,
 )
 
-__all__ = ["FORMAT_VERSION", "MAX_PIXELS", "Header", "check_image_size", "pack", "unpack"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_PIXELS",
+    "METADATA",
+    "Header",
+    "check_image_size",
+    "pack",
+    "unpack",
+]

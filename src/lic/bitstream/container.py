@@ -9,6 +9,8 @@ Layout (integers little-endian; `varint` is unsigned LEB128):
   digest               8 bytes: weights and coder constants (`lic.codec.header_digest`)
   width, height        varint, varint
   colour mode          u8: 1 = greyscale, 3 = RGB
+  metadata (version 2) u8 count, then per item u8 kind (1 = ICC profile, 2 = EXIF, 3 = XMP,
+                       each at most once) + varint length + bytes
   latent shapes        u8 count, then per shape u8 rank + varint per dimension
   stream lengths       u8 count, then varint per stream
   streams              concatenated, each ending in the coder's end mark (version 2)
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lic.errors import LicError
 
@@ -33,6 +35,8 @@ READABLE_VERSIONS = (1, 2)
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26  # 67 megapixels
 MODES = {1: "L", 3: "RGB"}
+#: Photo metadata carried through the container: kind byte → the key Pillow uses in `info`.
+METADATA = {1: "icc_profile", 2: "exif", 3: "xmp"}
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Header:
     shapes: list[tuple[int, ...]]
     stream_lengths: list[int]
     version: int = FORMAT_VERSION
+    #: ICC profile, EXIF and XMP of the original, by Pillow's `info` key (version 2).
+    metadata: dict[str, bytes] = field(default_factory=dict)
 
 
 def check_image_size(width: int, height: int) -> None:
@@ -106,6 +112,13 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
     out += _varint(len(name)) + name
     out += struct.pack("<f", header.quality) + header.weights_digest
     out += _varint(header.width) + _varint(header.height) + bytes([mode])
+    if header.version >= 2:
+        kinds = {key: kind for kind, key in METADATA.items()}
+        out.append(len(header.metadata))
+        for key, value in header.metadata.items():
+            out += bytes([kinds[key]]) + _varint(len(value)) + value
+    elif header.metadata:
+        raise ValueError("format version 1 has no metadata")
     out.append(len(header.shapes))
     for shape in header.shapes:
         out.append(len(shape))
@@ -147,6 +160,12 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     mode = MODES.get(reader.u8())
     if mode is None:
         raise LicError("corrupted file: unknown colour mode")
+    metadata: dict[str, bytes] = {}
+    for _ in range(reader.u8() if version >= 2 else 0):
+        key = METADATA.get(reader.u8())
+        if key is None or key in metadata:
+            raise LicError("corrupted file: unknown or repeated metadata")
+        metadata[key] = reader.take(reader.varint())
     shapes = [tuple(reader.varint() for _ in range(reader.u8())) for _ in range(reader.u8())]
     lengths = [reader.varint() for _ in range(reader.u8())]
     body = sum(lengths)
@@ -160,5 +179,5 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     (crc,) = struct.unpack("<I", reader.take(4))
     if crc != zlib.crc32(data[:-4]):
         raise LicError("corrupted file: checksum mismatch")
-    header = Header(name, quality, digest, width, height, mode, shapes, lengths, version)
+    header = Header(name, quality, digest, width, height, mode, shapes, lengths, version, metadata)
     return header, streams

@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 from lic.bitstream import unpack
-from lic.codec import DEFAULT_MODEL, DEFAULT_QUALITY, decode, encode, model_for, open_image
+from lic.codec import (
+    DEFAULT_MODEL,
+    DEFAULT_QUALITY,
+    decode,
+    encode,
+    format_of,
+    model_for,
+    open_image,
+    save_image,
+)
 from lic.errors import LicError
 from lic.models.registry import REGISTRY, folded, shipped
 from lic.ratecontrol import (
@@ -44,14 +53,15 @@ def run_compress(args: argparse.Namespace) -> None:
     image = open_image(_read(args.input)) if args.input == "-" else open_image(args.input)
     quality = DEFAULT_QUALITY if args.quality is None else args.quality
     model, model_quality = model_for(args.model, quality, args.weights)
+    metadata = not args.strip
     if args.size is not None:
-        result = compress_to_size(model, image, parse_size(args.size))
+        result = compress_to_size(model, image, parse_size(args.size), metadata=metadata)
     elif args.bpp is not None:
-        result = compress_to_bpp(model, image, args.bpp)
+        result = compress_to_bpp(model, image, args.bpp, metadata=metadata)
     elif args.psnr is not None:
-        result = compress_to_psnr(model, image, args.psnr)
+        result = compress_to_psnr(model, image, args.psnr, metadata=metadata)
     else:
-        result = Result(encode(model, image, model_quality), quality)
+        result = Result(encode(model, image, model_quality, metadata=metadata), quality)
     out = args.output or str(Path(args.input).with_suffix(".lic"))
     _write(out, result.data)
     if out != "-":
@@ -63,11 +73,13 @@ def run_compress(args: argparse.Namespace) -> None:
 
 
 def run_decompress(args: argparse.Namespace) -> None:
-    data = _read(args.input)
-    image = decode(data, weights=args.weights)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
     out = args.output or str(Path(args.input).with_suffix(".decoded.png"))
+    fmt = "PNG" if out == "-" else format_of(out)  # before decoding: an unknown one fails fast
+    image = decode(_read(args.input), weights=args.weights)
+    if args.strip:
+        image.info.clear()
+    buffer = io.BytesIO()
+    save_image(image, buffer, fmt, args.jpeg_quality)
     _write(out, buffer.getvalue())
 
 
@@ -117,12 +129,24 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     target.add_argument("--bpp", type=float, help="largest file of at most this many bits/pixel")
     target.add_argument("--psnr", type=float, help="smallest file reaching this PSNR (dB)")
     p.add_argument("--weights", help="safetensors weights instead of the shipped ones")
+    p.add_argument("--strip", action="store_true", help="leave out the ICC profile, EXIF and XMP")
     p.set_defaults(run=run_compress)
 
-    p = commands.add_parser("decompress", help="decode a .lic file to PNG")
+    p = commands.add_parser("decompress", help="decode a .lic file to PNG, JPEG, WebP, TIFF, BMP")
     p.add_argument("input", help=".lic file, or - for standard input")
-    p.add_argument("-o", "--output", help="output PNG (default: INPUT.decoded.png; - for stdout)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="output image, its format from the extension: .png .jpg .webp .tif .bmp "
+        "(default: INPUT.decoded.png; - for PNG on stdout)",
+    )
     p.add_argument("--weights", help="the weights the file was written with, if not shipped")
+    p.add_argument(
+        "--jpeg-quality", type=int, default=95, help="quality of a JPEG output (default 95)"
+    )
+    p.add_argument(
+        "--strip", action="store_true", help="write no ICC profile, EXIF or XMP into the output"
+    )
     p.set_defaults(run=run_decompress)
 
     p = commands.add_parser("info", help="print a .lic header and its real bpp")
