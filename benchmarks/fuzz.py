@@ -6,9 +6,10 @@
     python benchmarks/fuzz.py --replay runs/fuzz/failures/exception-000001234.lic
 
 Seeds. At start, small synthetic images (64×48 and 80×64, greyscale and RGB, drawn from
-`--seed`) are encoded with `lic.codec.encode` by every chosen model at two qualities (a
-variable-rate model's lowest and 5.5; a fixed-rate model's lowest and highest available),
-and each seed is checked to decode. Decoding one takes tens of milliseconds.
+`--seed`; the RGB ones carry an ICC profile, EXIF and XMP) are encoded with
+`lic.codec.encode` by every chosen model at two qualities (a variable-rate model's lowest and
+5.5; a fixed-rate model's lowest and highest available), and each seed is
+checked to decode. Decoding one takes tens of milliseconds.
 
 Cases. Case i is a pure function of (`--seed`, i, the seeds), so `--start`/`--count` and
 `--state` resume a run exactly. Cases come in pairs, 2p and 2p + 1, which apply the same
@@ -198,7 +199,11 @@ def synthetic_image(width: int, height: int, mode: str, seed: int) -> Image.Imag
     rgb[(xx - width / 3) ** 2 + (yy - height / 2) ** 2 < (min(width, height) / 4) ** 2] *= 0.5
     rgb += rng.normal(0, 8, rgb.shape)
     image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-    return image.convert("L") if mode == "L" else image
+    image = image.convert("L") if mode == "L" else image
+    if mode == "RGB":  # photo metadata for the container's metadata section
+        image.info.update(icc_profile=bytes(rng.integers(0, 256, 64, np.uint8)), xmp=b"<x/>")
+        image.getexif()[0x010F] = "fuzz"
+    return image
 
 
 def seed_qualities(name: str) -> list[float]:
