@@ -27,7 +27,8 @@ CHILD = r"""
 import json, re, sys, time
 import torch
 torch.set_num_threads(int(sys.argv[4]))
-from lic.codec import DEFAULT_MODEL, decode, encode, model_for, open_image
+from lic.codec import decode, encode, model_for, open_image
+from lic.defaults import DEFAULT_MODEL
 model, quality = model_for(DEFAULT_MODEL, float(sys.argv[5]))
 if sys.argv[1] == "compress":
     image = open_image(sys.argv[2])

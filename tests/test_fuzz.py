@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lic.codec import DEFAULT_MODEL
+from lic.defaults import DEFAULT_MODEL
 from lic.models.registry import get_spec, shipped
 
 FUZZ = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz.py"

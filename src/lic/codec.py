@@ -38,9 +38,6 @@ from lic.coding.rangecoder import CODER_CONSTANTS
 from lic.errors import LicError
 from lic.models.registry import get_spec, load, weights_digest
 
-DEFAULT_MODEL = "he2021-checkerboard-vr"
-DEFAULT_QUALITY = 4.0
-
 
 class LicWarning(UserWarning):
     """A lossy conversion of the input that the user should know about."""
@@ -110,6 +107,59 @@ def open_image(source: str | Path | bytes) -> Image.Image:
     if bits > 8:
         warnings.warn(f"{bits}-bit image reduced to 8 bits per sample", LicWarning, 2)
     return image
+
+
+#: What `as_image` takes, for its error message.
+IMAGE_TYPES = (
+    "a PIL image, a NumPy array (uint8 or uint16, H×W or H×W×C; float in [0, 1]), a torch "
+    "tensor ([3, H, W] or [1, 3, H, W] in [0, 1]), a path, or encoded image bytes"
+)
+
+
+def as_image(source: object) -> Image.Image:
+    """A PIL image of any input `lic.compress` takes (IMAGE_TYPES); anything else is a LicError
+    naming what is accepted."""
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, str | Path | bytes):
+        return open_image(source)
+    if isinstance(source, bytearray | memoryview):
+        return open_image(bytes(source))
+    if type(source).__module__.startswith("torch"):
+        source = _tensor_to_array(source)
+    if isinstance(source, np.ndarray):
+        return _array_to_image(source)
+    raise LicError(f"cannot compress a {type(source).__name__}: pass {IMAGE_TYPES}")
+
+
+def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
+    """An H×W×C float array of a [3, H, W] or [1, 3, H, W] (or 1-channel) tensor in [0, 1]."""
+    if tensor.dim() == 4 and tensor.shape[0] == 1:
+        tensor = tensor[0]
+    if tensor.dim() != 3 or tensor.shape[0] not in (1, 3) or not tensor.is_floating_point():
+        raise LicError(
+            f"cannot compress a tensor of shape {list(tensor.shape)} and {tensor.dtype}: "
+            "pass float [3, H, W] or [1, 3, H, W] in [0, 1]"
+        )
+    return tensor.detach().cpu().float().permute(1, 2, 0).numpy()
+
+
+def _array_to_image(array: np.ndarray) -> Image.Image:
+    """A PIL image of a uint8/uint16 or float ([0, 1]) array, H×W or H×W×C (C = 1, 3, 4)."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise LicError(f"cannot compress an array of shape {array.shape}: pass {IMAGE_TYPES}")
+    if array.dtype == np.uint16:
+        warnings.warn("16-bit image reduced to 8 bits per sample", LicWarning, stacklevel=3)
+        array = np.round(array / 257.0)
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.all(np.isfinite(array)) or array.min(initial=0) < 0 or array.max(initial=0) > 1:
+            raise LicError("a float image must hold values in [0, 1]")
+        array = np.round(array * 255.0)
+    elif array.dtype != np.uint8:
+        raise LicError(f"cannot compress an array of {array.dtype}: pass {IMAGE_TYPES}")
+    return Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)))
 
 
 def _sample_bits(image: Image.Image) -> int:
@@ -328,7 +378,7 @@ def decode(
             header.shapes,
             quality,
             finish=lambda x_hat: to_pixels(x_hat, header.mode),
-            end_marks=header.version >= 2,
+            marks=header.version >= 2,
         )
         image = pixels_to_image(pixels[:, :, : header.height, : header.width])
     image.info.update(header.metadata)

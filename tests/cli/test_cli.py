@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from lic.bitstream import Header, pack
-from lic.codec import DEFAULT_MODEL
+from lic.defaults import DEFAULT_MODEL
 from lic.models.registry import get_spec, save_weights
 from tests.conftest import synthetic_photo
 

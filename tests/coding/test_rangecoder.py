@@ -116,8 +116,34 @@ def test_the_end_mark_costs_four_bytes_and_version_1_streams_have_none():
     encoder.encode(values, indices, tables)
     bare = encoder._coder.get_compressed().tobytes()  # a version-1 stream: no end mark
     assert len(data) - len(bare) in (4, 8)  # 32 bits, word-aligned
-    assert np.array_equal(
-        Decoder(bare, len(indices), end_mark=False).decode(indices, tables), values
-    )
+    assert np.array_equal(Decoder(bare, len(indices), marks=False).decode(indices, tables), values)
     with pytest.raises(LicError):
         Decoder(bare, len(indices)).decode(indices, tables)
+
+
+def test_garbage_is_caught_at_the_first_check_mark_not_at_the_end():
+    """A stream of the right length but wrong bytes is refused after MARK_EVERY symbols, not
+    after decoding everything it claims (a crafted header may claim 50 million)."""
+    from lic.coding.rangecoder import MARK_EVERY
+
+    tables = _tables()
+    indices = np.zeros(MARK_EVERY * 3, dtype=np.int64)
+    decoder = Decoder(bytes(4096), len(indices))
+    with pytest.raises(LicError, match=f"check mark after {MARK_EVERY} symbols"):
+        decoder.decode(indices, tables)
+
+
+def test_check_marks_split_across_calls_round_trip():
+    from lic.coding.rangecoder import MARK_EVERY
+
+    rng = np.random.default_rng(3)
+    tables = _tables()
+    sizes = [MARK_EVERY - 5, 10, MARK_EVERY, 7]
+    parts = [(rng.integers(-3, 4, n), rng.integers(0, 3, n)) for n in sizes]
+    encoder = Encoder()
+    for values, indices in parts:
+        encoder.encode(values, indices, tables)
+    decoder = Decoder(encoder.finish(), sum(sizes))
+    for values, indices in parts:
+        assert np.array_equal(decoder.decode(indices, tables), values)
+    decoder.check_finished()

@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lic.codec import DEFAULT_MODEL, decode, encode, model_for
+from lic.codec import decode, encode, model_for
+from lic.defaults import DEFAULT_MODEL
 from lic.evaluate.metrics import psnr
 from lic.models.registry import REGISTRY, get_spec, load, shipped, weights_digest
 

@@ -2,6 +2,7 @@
 
 from lic.bitstream.container import (
     FORMAT_VERSION,
+    MAGIC,
     MAX_PIXELS,
     METADATA,
     Header,
@@ -12,6 +13,7 @@ from lic.bitstream.container import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAGIC",
     "MAX_PIXELS",
     "METADATA",
     "Header",

@@ -1,39 +1,32 @@
-"""`lic compress`, `lic decompress`, `lic info`, `lic models`."""
+"""`lic compress`, `lic decompress`, `lic info`, `lic models`.
+
+Compress and decompress take one file or many (`--out-dir`), load the model once, and go
+through `lic.api` like Python code does. `info` reads the container alone: it starts without
+importing torch.
+"""
 
 from __future__ import annotations
 
 import argparse
-import io
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lic.bitstream import unpack
-from lic.codec import (
-    DEFAULT_MODEL,
-    DEFAULT_QUALITY,
-    decode,
-    encode,
-    format_of,
-    model_for,
-    open_image,
-    save_image,
-)
+from lic.defaults import DEFAULT_MODEL, DEFAULT_QUALITY
 from lic.errors import LicError
-from lic.models.registry import REGISTRY, folded, shipped
-from lic.ratecontrol import (
-    Result,
-    compress_to_bpp,
-    compress_to_psnr,
-    compress_to_size,
-    parse_size,
-)
 
 
 def _read(path: str) -> bytes:
     if path == "-":
         return sys.stdin.buffer.read()
+    source = Path(path)
+    if source.is_dir():
+        raise LicError(f"{path} is a directory")
     try:
-        return Path(path).read_bytes()
+        return source.read_bytes()
+    except FileNotFoundError:
+        raise LicError(f"no such file: {path}") from None
     except OSError as error:
         raise LicError(f"cannot read {path}: {error.strerror}") from None
 
@@ -49,48 +42,114 @@ def _write(path: str, data: bytes) -> None:
         raise LicError(f"cannot write {path}: {error.strerror}") from None
 
 
-def run_compress(args: argparse.Namespace) -> None:
-    image = open_image(_read(args.input)) if args.input == "-" else open_image(args.input)
-    quality = DEFAULT_QUALITY if args.quality is None else args.quality
-    model, model_quality = model_for(args.model, quality, args.weights)
-    metadata = not args.strip
-    if args.size is not None:
-        result = compress_to_size(model, image, parse_size(args.size), metadata=metadata)
-    elif args.bpp is not None:
-        result = compress_to_bpp(model, image, args.bpp, metadata=metadata)
-    elif args.psnr is not None:
-        result = compress_to_psnr(model, image, args.psnr, metadata=metadata)
-    else:
-        result = Result(encode(model, image, model_quality, metadata=metadata), quality)
-    out = args.output or str(Path(args.input).with_suffix(".lic"))
-    _write(out, result.data)
-    if out != "-":
-        bpp = 8 * len(result.data) / (image.width * image.height)
-        print(
-            f"{out}: {len(result.data)} bytes, {bpp:.4f} bpp, quality {result.quality:.3f}",
-            file=sys.stderr,
+def _outputs(args: argparse.Namespace, suffix: str) -> Iterator[tuple[str, str]]:
+    """(input, output) pairs: -o for one input, else beside it or in --out-dir; standard input
+    without -o goes to standard output."""
+    if len(args.inputs) > 1 and args.output:
+        raise LicError("-o names one output: give several inputs --out-dir instead")
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    for name in args.inputs:
+        if args.output:
+            yield name, args.output
+        elif name == "-":
+            yield name, str(Path(args.out_dir) / f"stdin{suffix}") if args.out_dir else "-"
+        else:
+            folder = Path(args.out_dir) if args.out_dir else Path(name).parent
+            stem = Path(name).stem if suffix == ".lic" else Path(name).name.removesuffix(".lic")
+            yield name, str(folder / f"{stem}{suffix}")
+
+
+def _each(args: argparse.Namespace, pairs: list[tuple[str, str]], code: Callable) -> int:
+    """Run `code(input, output) -> (bytes written, pixels)` on every pair: a failing file is
+    reported and the rest go on; a progress bar and a summary for several files."""
+    from tqdm import tqdm
+
+    done, failed, written, pixels = 0, 0, 0, 0
+    many = len(pairs) > 1
+    bar = tqdm(pairs, unit="file", disable=not many or args.quiet, leave=False)
+    for source, target in bar:
+        try:
+            size, count = code(source, target)
+        except LicError as error:
+            if not many:
+                raise
+            tqdm.write(f"lic: error: {source}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        done, written, pixels = done + 1, written + size, pixels + count
+    if many and not args.quiet:
+        bpp = 8 * written / pixels if pixels else 0.0
+        summary = f"{done} files, {written} bytes, {bpp:.4f} bpp over all their pixels"
+        print(summary + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_compress(args: argparse.Namespace) -> int:
+    from lic.api import compress_result
+    from lic.codec import as_image
+    from lic.ratecontrol import parse_size
+
+    size = None if args.size is None else parse_size(args.size)
+
+    def compress(source: str, target: str) -> tuple[int, int]:
+        image = as_image(_read(source) if source == "-" else source)
+        result = compress_result(
+            image,
+            model=args.model,
+            quality=args.quality,
+            size=size,
+            bpp=args.bpp,
+            psnr=args.psnr,
+            weights=args.weights,
+            metadata=not args.strip,
         )
+        _write(target, result.data)
+        pixels = image.width * image.height
+        if target != "-" and not args.quiet and (args.verbose or len(args.inputs) == 1):
+            line = f"{target}: {len(result.data)} bytes, {8 * len(result.data) / pixels:.4f} bpp"
+            line += f", quality {result.quality:.3f}"
+            if result.psnr is not None:
+                line += f", {result.psnr:.2f} dB"
+            print(line, file=sys.stderr)
+        return len(result.data), pixels
+
+    return _each(args, list(_outputs(args, ".lic")), compress)
 
 
-def run_decompress(args: argparse.Namespace) -> None:
-    out = args.output or str(Path(args.input).with_suffix(".decoded.png"))
-    fmt = "PNG" if out == "-" else format_of(out)  # before decoding: an unknown one fails fast
-    image = decode(_read(args.input), weights=args.weights)
-    if args.strip:
-        image.info.clear()
-    buffer = io.BytesIO()
-    save_image(image, buffer, fmt, args.jpeg_quality)
-    _write(out, buffer.getvalue())
+def run_decompress(args: argparse.Namespace) -> int:
+    import io
+
+    from lic.api import decompress
+    from lic.codec import format_of, save_image
+
+    def decompress_one(source: str, target: str) -> tuple[int, int]:
+        fmt = "PNG" if target == "-" else format_of(target)  # an unknown one fails before decoding
+        data = _read(source)
+        image = decompress(data, weights=args.weights)
+        if args.strip:
+            image.info.clear()
+        buffer = io.BytesIO()
+        save_image(image, buffer, fmt, args.jpeg_quality)
+        _write(target, buffer.getvalue())
+        if args.verbose and target != "-":
+            print(f"{target}: {image.width}×{image.height} {image.mode}", file=sys.stderr)
+        return len(data), image.width * image.height
+
+    return _each(args, list(_outputs(args, ".decoded.png")), decompress_one)
 
 
 def run_info(args: argparse.Namespace) -> None:
     data = _read(args.input)
-    header, streams = unpack(data)
+    header, _ = unpack(data)
     pixels = header.width * header.height
     print(f"model:    {header.model}")
     print(f"quality:  {header.quality:g}")
-    print(f"weights:  {header.weights_digest.hex()}")
+    print(f"format:   version {header.version}")
+    print(f"digest:   {header.weights_digest.hex()}")
     print(f"image:    {header.width}×{header.height} {header.mode}")
+    if header.metadata:
+        print(f"metadata: {', '.join(f'{k} {len(v)} bytes' for k, v in header.metadata.items())}")
     print(f"latents:  {', '.join('×'.join(map(str, s)) for s in header.shapes)}")
     print(f"streams:  {', '.join(str(n) for n in header.stream_lengths)} bytes")
     print(f"file:     {len(data)} bytes ({len(data) - sum(header.stream_lengths)} of header)")
@@ -98,60 +157,88 @@ def run_info(args: argparse.Namespace) -> None:
 
 
 def run_models(args: argparse.Namespace) -> None:
-    for name, spec in sorted(REGISTRY.items()):
-        weights, fold = shipped(spec), folded(spec)
-        kind = f"variable rate {spec.lowest_quality}–8" if spec.variable_rate else "qualities 1–8"
+    from lic.api import models
+
+    for model in models():
+        if model.variable_rate:
+            kind = f"variable rate {model.qualities[0]}–{model.qualities[1]}"
+        else:
+            kind = "qualities 1–8"
         notes = []
-        if weights:
-            notes.append("shipped" if spec.variable_rate else f"shipped q{_list(weights)}")
-        if fold:
-            notes.append(f"q{_list(fold)} folded from {name}-vr")
-        print(f"{name:28s} {kind:20s} {'; '.join(notes) or 'no shipped weights'}")
+        if model.shipped:
+            notes.append("shipped")
+        if model.folded:
+            notes.append(f"q{','.join(map(str, model.folded))} folded from {model.name}-vr")
+        if model.kodak and args.verbose:
+            k = model.kodak
+            notes.append(
+                f"Kodak {k['bpp'][0]:.3f}–{k['bpp'][-1]:.3f} bpp, "
+                f"{k['psnr-rgb'][0]:.2f}–{k['psnr-rgb'][-1]:.2f} dB"
+            )
+        print(f"{model.name:28s} {kind:20s} {'; '.join(notes) or 'no shipped weights'}")
 
 
-def _list(qualities: list[int]) -> str:
-    return ",".join(map(str, sorted(qualities)))
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("compress", help="compress an image to a .lic file")
-    p.add_argument("input", help="image file, or - for standard input")
-    p.add_argument("-o", "--output", help="output .lic (default: INPUT with .lic; - for stdout)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
+def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser(
+        "compress",
+        parents=[common],
+        help="compress images to .lic files",
+        formatter_class=common.formatter_class,
+    )
+    p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, or - for stdin")
+    p.add_argument(
+        "-o", "--output", help="the .lic of one input (- for stdout; default: IMAGE.lic)"
+    )
+    p.add_argument("--out-dir", help="folder for the .lic files (default: beside each image)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="a model of `lic models`")
     target = p.add_mutually_exclusive_group()
     target.add_argument(
         "--quality",
         type=float,
-        help="1–8, higher is better; continuous for variable-rate models, some of which also "
-        "go down to 0 (`lic models`; default 4)",
+        help=f"0 or 1 to 8, higher is better; continuous for -vr models (default "
+        f"{DEFAULT_QUALITY:g} when no target is given)",
     )
-    target.add_argument("--size", help="largest file that fits, e.g. 50KB, 48KiB, 12000")
-    target.add_argument("--bpp", type=float, help="largest file of at most this many bits/pixel")
-    target.add_argument("--psnr", type=float, help="smallest file reaching this PSNR (dB)")
+    target.add_argument("--size", help="the best file of at most this size: 50KB, 48KiB, 12000")
+    target.add_argument("--bpp", type=float, help="the best file of at most this many bits/pixel")
+    target.add_argument("--psnr", type=float, help="the smallest file reaching this PSNR (dB)")
     p.add_argument("--weights", help="safetensors weights instead of the shipped ones")
     p.add_argument("--strip", action="store_true", help="leave out the ICC profile, EXIF and XMP")
     p.set_defaults(run=run_compress)
 
-    p = commands.add_parser("decompress", help="decode a .lic file to PNG, JPEG, WebP, TIFF, BMP")
-    p.add_argument("input", help=".lic file, or - for standard input")
+    p = commands.add_parser(
+        "decompress",
+        parents=[common],
+        help="decode .lic files to PNG, JPEG, WebP, TIFF or BMP",
+        formatter_class=common.formatter_class,
+    )
+    p.add_argument("inputs", nargs="+", metavar="FILE", help=".lic files, or - for stdin")
     p.add_argument(
         "-o",
         "--output",
-        help="output image, its format from the extension: .png .jpg .webp .tif .bmp "
-        "(default: INPUT.decoded.png; - for PNG on stdout)",
+        help="the image of one input, its format from the extension: .png .jpg .webp .tif "
+        ".bmp (- for PNG on stdout; default: FILE.decoded.png)",
     )
+    p.add_argument("--out-dir", help="folder for the images (default: beside each file)")
     p.add_argument("--weights", help="the weights the file was written with, if not shipped")
-    p.add_argument(
-        "--jpeg-quality", type=int, default=95, help="quality of a JPEG output (default 95)"
-    )
+    p.add_argument("--jpeg-quality", type=int, default=95, help="quality of JPEG outputs")
     p.add_argument(
         "--strip", action="store_true", help="write no ICC profile, EXIF or XMP into the output"
     )
     p.set_defaults(run=run_decompress)
 
-    p = commands.add_parser("info", help="print a .lic header and its real bpp")
-    p.add_argument("input")
+    p = commands.add_parser(
+        "info",
+        parents=[common],
+        help="print a .lic header and its real bpp",
+        formatter_class=common.formatter_class,
+    )
+    p.add_argument("input", help="a .lic file, or - for stdin")
     p.set_defaults(run=run_info)
 
-    p = commands.add_parser("models", help="list the registered models and shipped weights")
+    p = commands.add_parser(
+        "models",
+        parents=[common],
+        help="list the models, shipped weights (-v: their Kodak range)",
+        formatter_class=common.formatter_class,
+    )
     p.set_defaults(run=run_models)

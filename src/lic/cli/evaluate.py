@@ -6,23 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from lic.codec import open_image
 from lic.errors import LicError
-from lic.evaluate.anchors import ANCHORS, evaluate_anchor
-from lic.evaluate.bd import bd_quality, bd_rate
-from lic.evaluate.bench import run_bench
-from lic.evaluate.learned import evaluate_model
-from lic.evaluate.plot import plot_curves
-from lic.evaluate.results import load_curve, save
-from lic.models import get_spec
-from lic.models.base import HIGHEST_QUALITY
-from lic.train.data import image_files
 
 
 def _files(folder: str, limit: int | None) -> list[Path]:
+    from lic.train.data import image_files
+
     files = image_files(folder)
     if not files:
         raise LicError(f"no images in {folder}")
@@ -30,17 +19,23 @@ def _files(folder: str, limit: int | None) -> list[Path]:
 
 
 def _print_table(document: dict) -> None:
+    nan = float("nan")
     r = document["results"]
     print(f"{document['name']}: {'quality':>8} {'bpp':>8} {'PSNR':>8} {'MS-SSIM':>9} {'dB':>7}")
     for i in range(len(r["bpp"])):
         print(
             f"{'':{len(document['name'])}}  {r['quality'][i]:>8} {r['bpp'][i]:8.4f} "
-            f"{r['psnr-rgb'][i]:8.3f} {r.get('ms-ssim-rgb', [np.nan] * 99)[i]:9.5f} "
-            f"{r.get('ms-ssim-db', [np.nan] * 99)[i]:7.3f}"
+            f"{r['psnr-rgb'][i]:8.3f} {r.get('ms-ssim-rgb', [nan] * 99)[i]:9.5f} "
+            f"{r.get('ms-ssim-db', [nan] * 99)[i]:7.3f}"
         )
 
 
 def run_eval(args: argparse.Namespace) -> None:
+    from lic.evaluate.learned import evaluate_model
+    from lic.evaluate.results import save
+    from lic.models import get_spec
+    from lic.models.base import HIGHEST_QUALITY
+
     spec = get_spec(args.model)
     lowest = spec.lowest_quality if spec.variable_rate else 1
     document = evaluate_model(
@@ -56,6 +51,9 @@ def run_eval(args: argparse.Namespace) -> None:
 
 
 def run_anchors(args: argparse.Namespace) -> None:
+    from lic.evaluate.anchors import ANCHORS, evaluate_anchor
+    from lic.evaluate.results import save
+
     files = _files(args.folder, args.limit)
     names = args.codec or list(ANCHORS)
     missing = []
@@ -74,6 +72,9 @@ def run_anchors(args: argparse.Namespace) -> None:
 
 
 def run_bd(args: argparse.Namespace) -> None:
+    from lic.evaluate.bd import bd_quality, bd_rate
+    from lic.evaluate.results import load_curve
+
     ref = load_curve(args.reference)["results"]
     for path in args.test:
         curve = load_curve(path)
@@ -88,11 +89,19 @@ def run_bd(args: argparse.Namespace) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> None:
+    from lic.evaluate.plot import plot_curves
+
     plot_curves(args.results, args.output, args.title, args.max_bpp)
     print(f"plot: {args.output}")
 
 
 def run_bench_command(args: argparse.Namespace) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from lic.codec import open_image
+    from lic.evaluate.bench import run_bench
+
     if args.image:
         image = open_image(args.image).convert("RGB")
         source = args.image
@@ -135,45 +144,52 @@ BENCH_MODELS = (
 )
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("eval", help="compress every image of a folder to real files")
-    p.add_argument("folder")
-    p.add_argument("--model", required=True)
+def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=[common], help=help_text, formatter_class=common.formatter_class
+        )
+
+    p = command("eval", "compress every image of a folder to real files and measure them")
+    p.add_argument("folder", help="a folder of images (e.g. the 24 Kodak photos)")
+    p.add_argument("--model", required=True, help="a model of `lic models`")
     p.add_argument(
-        "--quality", type=float, nargs="+", help="default: every integer quality of the model"
+        "--quality", type=float, nargs="+", help="qualities (default: every integer one)"
     )
     p.add_argument(
         "--weights", help='weights instead of the shipped ones; "{quality}" in it stands for each'
     )
     p.add_argument("--json", help="write the result document here")
     p.add_argument("--limit", type=int, help="only the first N images")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_eval)
 
-    p = commands.add_parser("anchors", help="measure classical codecs on a folder")
-    p.add_argument("folder")
-    p.add_argument("--codec", nargs="+", help=f"default: all of {', '.join(ANCHORS)}")
+    p = command("anchors", "measure classical codecs on a folder with their real tools")
+    p.add_argument("folder", help="a folder of images")
+    p.add_argument(
+        "--codec", nargs="+", help="codecs to run (default: all; a wrong one lists them)"
+    )
     p.add_argument("--out", default="results/kodak", help="folder for <codec>.json")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--limit", type=int, help="only the first N images")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_anchors)
 
-    p = commands.add_parser("bd", help="BD-rate and BD-PSNR of result files against a reference")
-    p.add_argument("reference")
-    p.add_argument("test", nargs="+")
+    p = command("bd", "BD-rate and BD-PSNR of result files against a reference")
+    p.add_argument("reference", help="the reference result file (JSON)")
+    p.add_argument("test", nargs="+", help="result files to compare with it")
     p.set_defaults(run=run_bd)
 
-    p = commands.add_parser("plot", help="draw RD curves of result files into a PNG")
-    p.add_argument("results", nargs="+")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--title", default="Kodak")
-    p.add_argument("--max-bpp", type=float, default=2.0)
+    p = command("plot", "draw RD curves of result files into a PNG")
+    p.add_argument("results", nargs="+", help="result files (JSON)")
+    p.add_argument("-o", "--output", required=True, help="the PNG to write")
+    p.add_argument("--title", default="Kodak", help="the plot's title")
+    p.add_argument("--max-bpp", type=float, default=2.0, help="right end of the bpp axis")
     p.set_defaults(run=run_plot)
 
-    p = commands.add_parser("bench", help="time compress and decompress of whole models")
-    p.add_argument("--model", nargs="+", default=list(BENCH_MODELS))
+    p = command("bench", "time compress and decompress of whole models")
+    p.add_argument("--model", nargs="+", default=list(BENCH_MODELS), help="models to time")
     p.add_argument("--image", help="photo to code (default: a synthetic 768×512 image)")
-    p.add_argument("--quality", type=float, default=4)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--json")
+    p.add_argument("--quality", type=float, default=4, help="the quality coded")
+    p.add_argument("--repeats", type=int, default=5, help="runs per model (the median is shown)")
+    p.add_argument("--json", help="write the rows here")
     p.set_defaults(run=run_bench_command)

@@ -1,82 +1,99 @@
-"""`lic train`, `lic export` and `lic fold`."""
+"""`lic train`, `lic export` and `lic fold`.
+
+`lic train`'s options are `lic.train.config.TrainConfig`'s fields: their defaults and help
+come from there, stated once.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
-from lic.models.registry import fold, save_weights
-from lic.train import TrainConfig, export, train
+from lic.train.config import TrainConfig
+
+#: Fields whose flag reads otherwise than the field: the flag, and its help when it turns the
+#: field off (None: the field's own help).
+FLAGS = {
+    "lmbda": ("--lambda", None),
+    "bf16": ("--fp32", "train in float32, without bf16 autocast"),
+    "progress": ("--no-progress", "no progress bar"),
+}
+CHOICES = {"metric": ["mse", "ms-ssim"], "quantization": ["noise", "mixed"]}
+INTERNAL = {"max_short_side", "aux_lr", "clip"}  # settable from Python, not worth a flag
 
 
 def run_train(args: argparse.Namespace) -> None:
+    from lic.train import train
+
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    options.update(
-        bf16=not args.fp32,
-        channels=tuple(args.channels) if args.channels else None,
-        progress=not args.no_progress,
-    )
-    path = train(TrainConfig(**options))
-    print(f"checkpoint: {path}")
+    if options.get("channels") is not None:
+        options["channels"] = tuple(options["channels"])
+    print(f"checkpoint: {train(TrainConfig(**options))}")
 
 
 def run_export(args: argparse.Namespace) -> None:
+    from lic.train import export
+
     export(args.checkpoint, args.output)
     print(f"weights: {args.output}")
 
 
 def run_fold(args: argparse.Namespace) -> None:
+    from lic.models.registry import fold, save_weights
+
     save_weights(fold(args.model, args.quality, args.weights), args.output)
     print(f"weights: {args.output} ({args.model.removesuffix('-vr')} at quality {args.quality})")
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("train", help="train a registered model (resumes from OUT)")
-    p.add_argument("--model", required=True)
-    p.add_argument("--quality", type=int, help="fixed-rate quality 1–8 (sets λ)")
-    p.add_argument("--lambda", dest="lmbda", type=float, help="λ instead of the quality's")
-    p.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
-    p.add_argument("--data", required=True, help="folder of training photos")
-    p.add_argument("--out", required=True, help="run folder: checkpoint.pt and log.jsonl")
-    p.add_argument("--steps", type=int, default=100_000, help="total steps (resume can raise it)")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--decay-at", type=float, default=0.9, help="fraction of steps before lr×0.1")
-    p.add_argument("--fp32", action="store_true", help="no bf16 autocast")
-    p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--init", help="start from these safetensors weights")
-    p.add_argument("--holdout", type=int, default=0, help="last K photos validate, not train")
-    p.add_argument("--checkpoint-every", type=int, default=500)
-    p.add_argument("--val-every", type=int, default=1000)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--channels", type=int, nargs=2, metavar=("N", "M"), help="override N and M")
-    p.add_argument(
-        "--balance",
-        action="store_true",
-        help="variable-rate: weight each rate point's loss by λ^(-1/2) (see lic.train.loss)",
+def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser(
+        "train",
+        parents=[common],
+        help="train a registered model (resumes from OUT)",
+        formatter_class=common.formatter_class,
     )
-    p.add_argument(
-        "--quantization",
-        choices=["noise", "mixed"],
-        default="noise",
-        help="what the synthesis sees in training: y + U(−½, ½), or (mixed) y rounded as coded "
-        "with a straight-through gradient; the rate always uses the noise (lic.entropy.base)",
-    )
-    p.add_argument("--no-progress", action="store_true")
+    for f in fields(TrainConfig):
+        if f.name in INTERNAL:
+            continue
+        flag, off_help = FLAGS.get(f.name, ("--" + f.name.replace("_", "-"), None))
+        help_text = off_help or f.metadata["help"]
+        if isinstance(f.default, bool):
+            action = "store_false" if f.default else "store_true"
+            p.add_argument(flag, dest=f.name, action=action, help=help_text)
+        elif f.default is MISSING:
+            p.add_argument(flag, dest=f.name, required=True, help=help_text)
+        elif f.name == "channels":
+            p.add_argument(flag, type=int, nargs=2, metavar=("N", "M"), help=help_text)
+        else:
+            kind = f.type.split(" |")[0]
+            p.add_argument(
+                flag,
+                dest=f.name,
+                type={"int": int, "float": float, "str": str}[kind],
+                default=f.default,
+                choices=CHOICES.get(f.name),
+                help=help_text,
+            )
     p.set_defaults(run=run_train)
 
-    p = commands.add_parser("export", help="write a checkpoint's weights as safetensors")
-    p.add_argument("checkpoint")
-    p.add_argument("-o", "--output", required=True)
+    p = commands.add_parser(
+        "export",
+        parents=[common],
+        help="write a checkpoint's weights as safetensors",
+        formatter_class=common.formatter_class,
+    )
+    p.add_argument("checkpoint", help="a run's checkpoint.pt")
+    p.add_argument("-o", "--output", required=True, help="the .safetensors to write")
     p.set_defaults(run=run_export)
 
     p = commands.add_parser(
-        "fold", help="fixed-rate weights from a variable-rate model at one quality"
+        "fold",
+        parents=[common],
+        help="fixed-rate weights from a variable-rate model at one quality",
+        formatter_class=common.formatter_class,
     )
     p.add_argument("--model", required=True, help="a variable-rate model (NAME-vr)")
-    p.add_argument("--quality", type=int, required=True)
+    p.add_argument("--quality", type=int, required=True, help="the integer quality to fold at")
     p.add_argument("--weights", help="variable-rate weights (default: the shipped ones)")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="the .safetensors to write")
     p.set_defaults(run=run_fold)

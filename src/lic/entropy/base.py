@@ -12,6 +12,8 @@ models) train so, which removes the train/test mismatch of the decoder's input.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -31,6 +33,13 @@ def round_straight_through(x: torch.Tensor, offset: torch.Tensor | float = 0.0) 
     """round(x − offset) + offset forward; the identity's gradient backward (Bengio et al. 2013,
     the straight-through estimator; Theis et al. 2017 sec. 2.1)."""
     return x + (torch.round(x - offset) + offset - x).detach()
+
+
+def stamp(tensors: Iterable[torch.Tensor]) -> tuple[tuple[int, int, int], ...]:
+    """What changes when a tensor is replaced or changed in place: identity, storage and
+    in-place version. Tensors made under `torch.inference_mode()` keep no version (and cannot
+    be changed in place outside it): for them identity and storage."""
+    return tuple((id(t), t.data_ptr(), -1 if t.is_inference() else t._version) for t in tensors)
 
 
 class EntropyModel(nn.Module):
@@ -57,10 +66,8 @@ class EntropyModel(nn.Module):
         identity's gradient (module docstring); the rate always uses x̂."""
         return round_straight_through(x, offset) if noisy and self.straight_through else x_hat
 
-    def _parameter_versions(self) -> tuple[int, ...]:
-        return tuple(p._version for p in self.parameters()) + tuple(
-            id(p) for p in self.parameters()
-        )
+    def _parameter_versions(self) -> tuple[tuple[int, int, int], ...]:
+        return stamp(self.parameters())
 
     def coder_constants(self) -> str:
         """The constants (beyond the weights) that decide this model's coder tables, as text:

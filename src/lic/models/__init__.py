@@ -1,4 +1,12 @@
-"""Models, one file per paper, and the registry that names them."""
+"""Models, one file per paper, and the registry that names them.
+
+The package is also callable: `lic.models()` is `lic.api.models()`, the list of registered
+models with their qualities, shipped weights and Kodak figures (the name `lic.models` is this
+package once it is imported, so the list answers to it).
+"""
+
+import sys
+import types
 
 from lic.models import bmshj2018, he2021, mbt2018, minnen2020
 from lic.models.base import Compressed, CompressionModel, ModelOutput
@@ -28,3 +36,13 @@ __all__ = [
     "load",
     "register",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self):  # noqa: ANN204
+        from lic.api import models
+
+        return models()
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -181,6 +181,16 @@ class CompressionModel(nn.Module):
             raise LicError(f"quality must lie in {span}, got {quality}")
         return q
 
+    @staticmethod
+    def check_one_image(x: torch.Tensor) -> None:
+        """`compress` codes one image into one set of streams: a batch is refused, never
+        coded into streams that decode to fewer images."""
+        if x.dim() != 4 or x.shape[0] != 1:
+            raise LicError(
+                f"compress takes one image [1, 3, H, W], got shape {list(x.shape)}: "
+                "call it once per image"
+            )
+
     def entropy_models(self) -> list[EntropyModel]:
         return [m for m in self.modules() if isinstance(m, EntropyModel)]
 
@@ -229,13 +239,13 @@ class CompressionModel(nn.Module):
 
     @staticmethod
     def decoders(
-        streams: list[bytes], shapes: list[tuple[int, ...]], end_marks: bool = True
+        streams: list[bytes], shapes: list[tuple[int, ...]], marks: bool = True
     ) -> list[Decoder]:
         """One decoder per stream, each expecting the symbols of its latent's shape."""
         if len(streams) != len(shapes):
             raise LicError(f"corrupted file: {len(streams)} streams for {len(shapes)} latents")
         return [
-            Decoder(stream, math.prod(shape), end_mark=end_marks)
+            Decoder(stream, math.prod(shape), marks=marks)
             for stream, shape in zip(streams, shapes)
         ]
 
@@ -247,15 +257,15 @@ class CompressionModel(nn.Module):
         quality: float | None = None,
         *,
         finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        end_marks: bool = True,
+        marks: bool = True,
     ) -> torch.Tensor:
         """The reconstruction g_s(ŷ) clamped to [0, 1], or `finish` of it, tile by tile.
 
-        Every stream must hold exactly the symbols of its latent's shape and end with the
-        coder's end mark (`end_marks=False` reads format-version-1 streams, which have none):
-        a stream that ends early is refused before the synthesis runs."""
+        Every stream must hold exactly the symbols of its latent's shape, with the coder's check
+        and end marks (`marks=False` reads format-version-1 streams, which have none): a stream
+        that ends early or holds garbage is refused before the synthesis runs."""
         q = self.quality_tensor(quality, 1)
-        decoders = self.decoders(streams, shapes, end_marks)
+        decoders = self.decoders(streams, shapes, marks)
         y_hat = self.decode_latents(decoders, shapes, q)
         for decoder in decoders:
             decoder.check_finished()

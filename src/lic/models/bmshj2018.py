@@ -66,7 +66,8 @@ class FactorizedPrior(CompressionModel):
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
-        q = self.quality_tensor(quality, x.shape[0])
+        self.check_one_image(x)
+        q = self.quality_tensor(quality, 1)
         y = self.analyze(x, q)
         encoder = Encoder()
         self.entropy_y.compress(encoder, y)
@@ -168,7 +169,8 @@ class ScaleHyperprior(CompressionModel):
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
-        q = self.quality_tensor(quality, x.shape[0])
+        self.check_one_image(x)
+        q = self.quality_tensor(quality, 1)
         y, z = self._latents(x, q)
         z_encoder, y_encoder = Encoder(), Encoder()
         z_hat = self.entropy_z.compress(z_encoder, z)

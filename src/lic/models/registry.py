@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from lic.entropy.base import stamp
 from lic.errors import LicError
 from lic.models.base import lowest_quality
 
@@ -156,15 +157,15 @@ def weights_digest(model: torch.nn.Module) -> bytes:
     Memoized on the model until a tensor changes (identity, storage or in-place version), so
     coding file after file hashes the weights once."""
     state = model.state_dict(keep_vars=True)
-    stamp = tuple((id(t), t.data_ptr(), t._version) for t in state.values())
+    current = stamp(state.values())
     cached = model.__dict__.get("_weights_digest")
-    if cached is not None and cached[0] == stamp:
+    if cached is not None and cached[0] == current:
         return cached[1]
     digest = hashlib.sha256()
     for key, tensor in sorted(state.items()):
         digest.update(key.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    model.__dict__["_weights_digest"] = (stamp, digest.digest()[:8])
+    model.__dict__["_weights_digest"] = (current, digest.digest()[:8])
     return model.__dict__["_weights_digest"][1]
 
 

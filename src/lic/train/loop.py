@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -29,40 +29,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from lic.models.base import HIGHEST_QUALITY, lowest_quality
 from lic.models.registry import get_spec, load_weights, save_weights
+from lic.train.config import TrainConfig
 from lic.train.data import CropSampler, image_files, load_photo
 from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on; stored in its checkpoint and its log."""
-
-    model: str
-    data: str
-    out: str
-    quality: int | None = None
-    lmbda: float | None = None
-    metric: str = "mse"
-    steps: int = 100_000
-    batch: int = 8
-    crop: int = 128
-    lr: float = 1e-4
-    aux_lr: float = 1e-3
-    decay_at: float = 0.9
-    clip: float = 1.0
-    bf16: bool = True
-    threads: int | None = None
-    seed: int = 0
-    init: str | None = None
-    holdout: int = 0
-    max_short_side: int | None = 768
-    checkpoint_every: int = 500
-    val_every: int = 1000
-    log_every: int = 50
-    channels: tuple[int, int] | None = None
-    balance: bool = False
-    quantization: str = "noise"
-    progress: bool = True
 
 
 def _build(config: TrainConfig) -> torch.nn.Module:
