@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lic.codec import decode, encode
+import lic.ratecontrol as ratecontrol
+from lic.codec import decode, encode, model_for
 from lic.errors import LicError
 from lic.evaluate.metrics import psnr
 from lic.models.registry import get_spec, load, load_weights, shipped
@@ -73,33 +74,49 @@ def test_shipped_model_is_monotone_in_rate_and_psnr_on_a_real_photo(kodak):
     assert all(b > a for a, b in zip(quality, quality[1:])), quality
 
 
-def _resolution(model, steps: int = 12) -> float:
-    """The quality step the search resolves: its bisection halves [lowest, 8] `steps` times."""
-    return (8 - model.lowest_quality) / 2**steps
+@pytest.fixture
+def encodes(monkeypatch) -> list[float]:
+    """The qualities the search encodes at, in order."""
+    seen: list[float] = []
+    original = ratecontrol.encode_image
+
+    def counting(model, image, quality, **options):
+        seen.append(quality)
+        return original(model, image, quality, **options)
+
+    monkeypatch.setattr(ratecontrol, "encode_image", counting)
+    return seen
+
+
+def _best_size(model, image, target: int, quality: float) -> bool:
+    """Within SIZE_SLACK of the target, or the quality a tolerance step up no longer fits."""
+    size = len(encode(model, image, quality))
+    if size >= (1 - ratecontrol.SIZE_SLACK) * target:
+        return True
+    return len(encode(model, image, quality + ratecontrol.QUALITY_TOLERANCE)) > target
 
 
 @pytest.mark.parametrize("seed", [7, 8, 9])
-def test_size_target_is_met_by_the_largest_quality_that_fits(trained, seed):
+@pytest.mark.parametrize("share", [0.1, 0.4, 0.8])
+def test_size_target_is_met_by_nearly_the_largest_quality_that_fits(trained, seed, share, encodes):
     image = Image.fromarray(synthetic_photo(128, 192, seed=seed))
     low, high = len(encode(trained, image, 1.0)), len(encode(trained, image, 8.0))
-    target = int(low + 0.4 * (high - low))
+    target = int(low + share * (high - low))
+    encodes.clear()
     result = compress_to_size(trained, image, target)
     assert len(result.data) <= target
     assert result.data == encode(trained, image, result.quality)
-    # The best file that fits: one resolution step up in quality no longer does.
-    assert len(encode(trained, image, result.quality + _resolution(trained))) > target
+    assert len(encodes) <= 8, encodes
+    assert _best_size(trained, image, target, result.quality)
     assert decode(result.data, trained).size == image.size
 
 
-def test_bpp_target_is_met_by_the_largest_quality_that_fits(trained, image):
+def test_bpp_target_is_met_by_nearly_the_largest_quality_that_fits(trained, image):
     pixels = 128 * 192
-    # Half a byte over quality 2's file: the byte budget is that file's size whatever the
-    # float rounding of bpp · pixels / 8.
     target = 8 * (len(encode(trained, image, 2.0)) + 0.5) / pixels
     result = compress_to_bpp(trained, image, target)
     assert 8 * len(result.data) / pixels <= target
-    above = encode(trained, image, result.quality + _resolution(trained))
-    assert 8 * len(above) / pixels > target
+    assert _best_size(trained, image, int(target * pixels / 8), result.quality)
 
 
 def test_unreachable_targets_are_reported(trained, image):
@@ -109,15 +126,21 @@ def test_unreachable_targets_are_reported(trained, image):
         compress_to_psnr(trained, image, 99.0)
 
 
-def test_psnr_target_is_reached_by_the_smallest_quality_that_does(trained, image):
-    _, quality = _sweep(trained, image, [1.0, 8.0])
-    target = (quality[0] + quality[1]) / 2
-    result = compress_to_psnr(trained, image, target)
+@pytest.mark.parametrize("share", [0.2, 0.5, 0.9])
+def test_psnr_target_is_reached_by_nearly_the_smallest_quality_that_does(image, share, encodes):
+    """On a trained model (the tiny one's PSNR is not monotone in the quality)."""
+    model, _ = model_for("bmshj2018-factorized-vr", 4.0)
+    _, quality = _sweep(model, image, [1.0, 8.0])
+    target = quality[0] + share * (quality[1] - quality[0])
+    encodes.clear()
+    result = compress_to_psnr(model, image, target)
+    assert len(encodes) <= 8, encodes
     reference = np.array(image)
-    assert psnr(reference, np.array(decode(result.data, trained))) >= target
-    # The smallest file that reaches it: one resolution step down in quality falls short.
-    below = encode(trained, image, result.quality - _resolution(trained))
-    assert psnr(reference, np.array(decode(below, trained))) < target
+    reached = psnr(reference, np.array(decode(result.data, model)))
+    assert reached >= target and result.psnr == reached
+    if reached > target + ratecontrol.PSNR_SLACK:  # else close enough: a step down must miss
+        below = encode(model, image, result.quality - ratecontrol.QUALITY_TOLERANCE)
+        assert psnr(reference, np.array(decode(below, model))) < target
 
 
 def test_parse_size():

@@ -107,28 +107,19 @@ def _search(
     second = min(max(first - gap(first) / slope, low), high)
     if close(first):
         return best(), True
-    points = sorted({first, second})
-    # Widen to a bracket [meets, misses] along the secant, or up to an edge.
-    while not (any(meets(q) for q in points) and not all(meets(q) for q in points)):
-        if len(tried) >= MAX_ENCODES:
-            break
-        a, b = points[0], points[-1]
-        fa, fb = gap(a), gap(b)
-        secant = (fb - fa) / (b - a) if b > a and fb != fa else slope
-        step = -gap(b if abs(fb) < abs(fa) else a) / max(secant, slope / 4)
-        nearest = b if abs(fb) < abs(fa) else a
-        q = min(max(nearest + 1.5 * step, low), high)
-        if q in points:  # at an edge already: the target lies beyond it
-            edge = high if q == high else low
-            if meets(edge):
-                return best(), True
-            return Result(tried[edge][0], edge), False
-        points = sorted({*points, q})
-    if not any(meets(q) for q in tried):
-        edge = low if want_high else high
-        gap(edge)
-        if not meets(edge):
-            return Result(tried[edge][0], edge), False
+    gap(second)
+    # Widen to a bracket: while every quality tried meets (or none does), step beyond the
+    # extreme one in the direction that changes that, twice as far each time; an edge that
+    # still does not change it ends the search.
+    step = abs(second - first) or 1.0
+    while all(meets(q) for q in tried) or not any(meets(q) for q in tried):
+        upward = all(meets(q) for q in tried) == want_high
+        edge = high if upward else low
+        extreme = max(tried) if upward else min(tried)
+        if extreme == edge:
+            return (best(), True) if meets(edge) else (Result(tried[edge][0], edge), False)
+        step *= 2
+        gap(min(extreme + step, high) if upward else max(extreme - step, low))
     # Regula falsi on the narrowest bracket (Illinois: a side kept twice has its gap halved).
     good = max(q for q in tried if meets(q)) if want_high else min(q for q in tried if meets(q))
     bad_side = [q for q in tried if not meets(q) and (q > good) == want_high]

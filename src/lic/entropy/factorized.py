@@ -118,10 +118,6 @@ class FactorizedDensity(EntropyModel):
         rows = [pmf_with_tail(pmfs[c, : lengths[c]], width)[0] for c in range(self.channels)]
         return TableSet(np.stack(rows), lengths, (-below).numpy())
 
-    def indices(self, shape: torch.Size) -> np.ndarray:
-        """Table index of every element of a latent of `shape`: its channel."""
-        return np.broadcast_to(np.arange(self.channels).reshape(1, -1, 1, 1), shape)
-
     def symbols(self, z: torch.Tensor) -> np.ndarray:
         """Integers to code: round(z − median)."""
         return torch.round(z.float() - self.medians.reshape(1, -1, 1, 1)).long().numpy()
@@ -131,11 +127,20 @@ class FactorizedDensity(EntropyModel):
         return torch.from_numpy(symbols).float() + self.medians.reshape(1, -1, 1, 1)
 
     def compress(self, encoder: Encoder, z: torch.Tensor) -> torch.Tensor:
-        """Code round(z − median) per channel; returns ẑ."""
+        """Code round(z − median) per channel; returns ẑ.
+
+        Channel c's table is c, so the coder's order (ascending table, raster order within)
+        is channel by channel: coded one channel per call, in one channel's memory."""
         symbols = self.symbols(z)
-        encoder.encode(symbols, self.indices(symbols.shape), self.tables)
+        for c in range(self.channels):
+            plane = symbols[:, c]
+            encoder.encode(plane, np.full(plane.shape, c), self.tables)
         return self.dequantize(symbols)
 
     def decompress(self, decoder: Decoder, shape: tuple[int, ...]) -> torch.Tensor:
-        """Decode ẑ of shape [1, C, H, W]."""
-        return self.dequantize(decoder.decode(self.indices(shape), self.tables))
+        """Decode ẑ of shape [1, C, H, W], a channel at a time (as `compress`)."""
+        batch, channels, *plane = shape
+        symbols = np.empty(shape, dtype=np.int64)
+        for c in range(channels):
+            symbols[:, c] = decoder.decode(np.full((batch, *plane), c), self.tables)
+        return self.dequantize(symbols)

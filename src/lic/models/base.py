@@ -245,8 +245,7 @@ class CompressionModel(nn.Module):
         if len(streams) != len(shapes):
             raise LicError(f"corrupted file: {len(streams)} streams for {len(shapes)} latents")
         return [
-            Decoder(stream, math.prod(shape), marks=marks)
-            for stream, shape in zip(streams, shapes)
+            Decoder(stream, math.prod(shape), marks=marks) for stream, shape in zip(streams, shapes)
         ]
 
     @torch.no_grad()
