@@ -1,5 +1,6 @@
 """The `lic` command end to end: round trips, and one clear line for every bad input."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -247,3 +248,60 @@ def test_eval_sweeps_every_integer_quality_of_the_model(model, tmp_path):
     assert result.returncode == 0, result.stderr
     lowest = 9 - get_spec(model).config(None)["rate_points"]
     assert json.loads(out.read_text())["results"]["quality"] == [str(q) for q in range(lowest, 9)]
+
+
+def test_many_files_with_out_dir_go_on_past_a_failure(weights, tmp_path):
+    inputs = []
+    for i in range(3):
+        path = tmp_path / f"p{i}.png"
+        Image.fromarray(synthetic_photo(40 + 8 * i, 56, seed=i)).save(path)
+        inputs.append(path)
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    out = tmp_path / "out"
+    args = ("--model", MODEL, "--quality", 3, "--weights", weights[0], "--out-dir", out)
+    result = lic("compress", inputs[0], broken, *inputs[1:], *args)
+    err = result.stderr.decode()
+    assert result.returncode == 1 and "Traceback" not in err
+    assert f"lic: error: {broken}: cannot read" in err and "3 files" in err and "1 failed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["p0.lic", "p1.lic", "p2.lic"]
+    decoded = tmp_path / "decoded"
+    result = lic(
+        "decompress", *sorted(out.iterdir()), "--out-dir", decoded, "--weights", weights[0]
+    )
+    assert result.returncode == 0, result.stderr
+    sizes = [Image.open(decoded / f"p{i}.decoded.png").size for i in range(3)]
+    assert sizes == [(56, 40), (56, 48), (56, 56)]
+    assert "-o names one output" in _one_line_error(lic("compress", *inputs, "-o", "x.lic"))
+
+
+def test_stdin_without_output_goes_to_stdout_and_quiet_prints_nothing(encoded, weights):
+    png, lic_file = encoded
+    args = ("--model", MODEL, "--quality", 3.5, "--weights", weights[0])
+    result = lic("compress", "-", "-q", *args, stdin=png.read_bytes())
+    assert result.returncode == 0 and result.stderr == b""
+    assert result.stdout == lic_file.read_bytes()
+
+
+def test_fast_commands_do_not_import_torch(encoded):
+    _, lic_file = encoded
+    code = (
+        "import sys; from lic.cli import main\n"
+        "for argv in (['info', sys.argv[1]], ['--version'], ['compress', '--help']):\n"
+        "    try: main(argv)\n"
+        "    except SystemExit: pass\n"
+        "print('torch' in sys.modules, file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(lic_file)], capture_output=True)
+    assert result.stderr.decode().strip().splitlines()[-1] == "False"
+    assert b"lic 0." in result.stdout and b"format:   version 2" in result.stdout
+
+
+def test_every_option_has_help():
+    from lic.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"lic {name} {action.option_strings or action.dest} has no help"
