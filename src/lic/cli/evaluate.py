@@ -133,6 +133,39 @@ def run_bench_command(args: argparse.Namespace) -> None:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
 
 
+def run_compare(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from lic.api import compress_result, decompress
+    from lic.codec import as_image, displayed
+    from lic.evaluate.compare import compare
+    from lic.evaluate.metrics import psnr
+    from lic.ratecontrol import parse_size
+
+    image, _ = displayed(as_image(args.image))
+    original = np.array(image.convert("RGB"))
+    result = compress_result(
+        original,
+        model=args.model,
+        quality=args.quality,
+        size=None if args.size is None else parse_size(args.size),
+        bpp=args.bpp,
+    )
+    decoded = np.array(decompress(result.data).convert("RGB"))
+    label = f"lic q{result.quality:.2f}"
+    picture, versions, skipped = compare(original, result.data, decoded, label, args.codec)
+    picture.save(args.output)
+    pixels = original.shape[0] * original.shape[1]
+    for version in versions:
+        print(
+            f"{version.name:14s} {version.size:8d} bytes  {8 * version.size / pixels:.4f} bpp  "
+            f"{psnr(original, version.decoded):6.2f} dB  {version.setting}"
+        )
+    for line in skipped:
+        print(f"skipped: {line}")
+    print(f"picture: {args.output}")
+
+
 BENCH_MODELS = (
     "bmshj2018-factorized",
     "bmshj2018-hyperprior",
@@ -173,6 +206,22 @@ def add_commands(commands: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("--limit", type=int, help="only the first N images")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_anchors)
+
+    p = command("compare", "one photo: lic beside JPEG, WebP, AVIF, JPEG XL at its file size")
+    p.add_argument("image", help="the photo")
+    p.add_argument("-o", "--output", default="compare.png", help="the picture to write (PNG)")
+    p.add_argument("--model", help="a model of `lic models` (default: the default codec)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--quality", type=float, help="lic's quality (default 4)")
+    target.add_argument("--size", help="lic's file size target, e.g. 30KB")
+    target.add_argument("--bpp", type=float, help="lic's bits per pixel target")
+    p.add_argument(
+        "--codec",
+        nargs="+",
+        default=["jpeg-420", "webp", "avif", "jpeg-xl"],
+        help="classical codecs of `lic anchors` (installed by scripts/install-anchors.sh)",
+    )
+    p.set_defaults(run=run_compare)
 
     p = command("bd", "BD-rate and BD-PSNR of result files against a reference")
     p.add_argument("reference", help="the reference result file (JSON)")

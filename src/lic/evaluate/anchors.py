@@ -36,6 +36,8 @@ class Anchor:
     decode: tuple[str, ...]
     decoded: str  # suffix of the decoder's output
     settings: tuple[float, ...]
+    #: The integer settings `lic compare` searches, from the smallest file to the largest.
+    search: tuple[int, int]
 
     def tools(self) -> list[str]:
         return [self.encode[0], self.decode[0]]
@@ -65,6 +67,7 @@ def _jpeg(name: str, sampling: str) -> Anchor:
         ("djpeg", "-outfile", "{dec}", "{enc}"),
         ".ppm",
         (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+        (1, 100),
     )
 
 
@@ -82,6 +85,7 @@ ANCHORS = {
             ("dwebp", "-quiet", "{enc}", "-ppm", "-o", "{dec}"),
             ".ppm",
             (5, 15, 25, 40, 55, 70, 80, 90, 95),
+            (0, 100),
         ),
         Anchor(
             "avif",
@@ -106,6 +110,7 @@ ANCHORS = {
             ("avifdec", "-j", "1", "{enc}", "{dec}"),
             ".png",
             (58, 52, 46, 40, 34, 28, 22, 16, 10),
+            (63, 0),
         ),
         Anchor(
             "heic",
@@ -116,6 +121,7 @@ ANCHORS = {
             ("heif-convert", "{enc}", "{dec}"),
             ".png",
             (5, 15, 25, 35, 45, 55, 65, 75, 85, 92),
+            (1, 100),
         ),
         Anchor(
             "jpeg-xl",
@@ -126,6 +132,7 @@ ANCHORS = {
             ("djxl", "--quiet", "{enc}", "{dec}"),
             ".png",
             (10, 20, 30, 40, 50, 60, 70, 80, 90, 95),
+            (1, 99),
         ),
         Anchor(
             "jpeg2000",
@@ -136,12 +143,14 @@ ANCHORS = {
             ("opj_decompress", "-i", "{enc}", "-o", "{dec}"),
             ".ppm",
             (240, 160, 100, 64, 40, 24, 16, 10, 7),
+            (400, 2),
         ),
     ]
 }
 
 
-def _run(command: tuple[str, ...], **fields: object) -> None:
+def run_tool(command: tuple[str, ...], **fields: object) -> None:
+    """Run a codec's command line with its placeholders filled; a failure is a LicError."""
     args = [part.format(**fields) for part in command]
     result = subprocess.run(args, capture_output=True, timeout=300)
     if result.returncode != 0:
@@ -165,9 +174,9 @@ def evaluate_anchor(anchor: Anchor, files: list[Path], progress: bool = True) ->
             for q in anchor.settings:
                 enc, dec = Path(tmp) / f"enc{anchor.suffix}", Path(tmp) / f"dec{anchor.decoded}"
                 start = time.perf_counter()
-                _run(anchor.encode, src=src, enc=enc, q=q)
+                run_tool(anchor.encode, src=src, enc=enc, q=q)
                 encoded = time.perf_counter()
-                _run(anchor.decode, enc=enc, dec=dec)
+                run_tool(anchor.decode, enc=enc, dec=dec)
                 done = time.perf_counter()
                 with Image.open(dec) as image:
                     decoded = np.array(image.convert("RGB"))
