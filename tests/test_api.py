@@ -141,3 +141,17 @@ def test_models_load_and_code_under_inference_mode_and_no_grad(mode):
         model = lic.load(MODEL)
         data = encode(model, Image.fromarray(PHOTO), 3.0)
         assert lic.decompress(data).size == (56, 40)
+
+
+def test_compressing_needs_neither_the_eval_nor_the_train_extras(tmp_path):
+    """`pip install lic` without [eval]/[train]: matplotlib and pytorch-msssim absent."""
+    path = tmp_path / "photo.png"
+    Image.fromarray(PHOTO).save(path)
+    code = (
+        "import sys; sys.modules['matplotlib'] = sys.modules['pytorch_msssim'] = None\n"
+        "from lic.cli import main\n"
+        f"assert main(['compress', {str(path)!r}, '--size', '600', '-q']) == 0\n"
+        f"assert main(['decompress', {str(path.with_suffix('.lic'))!r}, '-q']) == 0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    assert path.with_suffix(".decoded.png").exists()

@@ -11,7 +11,6 @@ training than the field's stays near 0.3 bpp.
 from __future__ import annotations
 
 import torch
-from pytorch_msssim import ms_ssim
 
 #: λ of each integer quality 0–8, indexed by quality.
 LAMBDAS = {
@@ -50,6 +49,8 @@ def distortion(x_hat: torch.Tensor, x: torch.Tensor, metric: str) -> torch.Tenso
     x_hat = x_hat.float()
     if metric == "mse":
         return 255.0**2 * (x_hat - x).pow(2).flatten(1).mean(1)
+    from pytorch_msssim import ms_ssim  # lic[train]: compressing does not need it
+
     return 1 - ms_ssim(x_hat.clamp(0, 1), x, data_range=1.0, size_average=False)
 
 
