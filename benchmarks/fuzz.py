@@ -88,7 +88,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lic.bitstream import MAX_PIXELS, Header, pack, unpack
+from lic.bitstream.container import MAX_PIXELS, Header, pack, unpack, varint
 from lic.codec import decode, encode, model_for
 from lic.errors import LicError
 from lic.models.registry import REGISTRY, folded, get_spec, shipped
@@ -138,16 +138,6 @@ SIZES += [(8192, 8192), (SIDE, MAX_PIXELS // SIDE), (SIDE, SIDE)]
 INTERESTING_BYTES = [0x00, 0x01, 0x7F, 0x80, 0xFF, 0xFE, 0x40, 0x03]
 VERSIONS = [0, 1, 2, 3, 4, 0x7F, 0x80, 0xFF]
 STREAM_KINDS = "swap other empty drop extra duplicate cut extend zero all-empty".split()
-
-
-def _varint(value: int) -> bytes:
-    """Unsigned LEB128, as the container writes its numbers."""
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def _crc(body: bytes) -> bytes:
@@ -504,8 +494,8 @@ class CaseStream:
         replacement = rng.choice([b"\xff", b"\xc3\xa9", b"\x80"])
 
         def edit(body: bytearray) -> None:
-            at = body.find(_varint(len(name)) + name) + len(_varint(len(name)))
-            if name and at >= len(_varint(len(name))):
+            at = body.find(varint(len(name)) + name) + len(varint(len(name)))
+            if name and at >= len(varint(len(name))):
                 body[at : at + len(replacement)] = replacement[: len(name)]
 
         self._edit(draft, f"model name starts with {replacement.hex()}", edit)
@@ -516,10 +506,10 @@ class CaseStream:
         value = rng.choice([0, max(n - 1, 0), n + 1, 127, 128, 255, 1 << 16, *BIG])
 
         def edit(body: bytearray) -> None:
-            old = _varint(n)
+            old = varint(n)
             at = body.find(old + name)
             if at >= 0:
-                body[at : at + len(old)] = _varint(value)
+                body[at : at + len(old)] = varint(value)
 
         self._edit(draft, f"name length {value} for {n}", edit)
 
@@ -619,9 +609,9 @@ class CaseStream:
 
         def edit(body: bytearray) -> None:
             start = len(body) - sum(lengths)
-            old = bytes([len(lengths)]) + b"".join(map(_varint, lengths))
+            old = bytes([len(lengths)]) + b"".join(map(varint, lengths))
             if body[start - len(old) : start] == old:
-                body[start - len(old) : start] = bytes([count]) + b"".join(map(_varint, new))
+                body[start - len(old) : start] = bytes([count]) + b"".join(map(varint, new))
 
         self._edit(draft, note, edit)
 

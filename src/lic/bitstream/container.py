@@ -67,7 +67,8 @@ def check_image_size(width: int, height: int) -> None:
         )
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """`value` as an unsigned LEB128 varint, as the header writes its numbers."""
     if value < 0:
         raise ValueError("varints are unsigned")
     out = bytearray()
@@ -109,24 +110,24 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
     name = header.model.encode("ascii")
     mode = {v: k for k, v in MODES.items()}[header.mode]
     out = bytearray(MAGIC + bytes([header.version]))
-    out += _varint(len(name)) + name
+    out += varint(len(name)) + name
     out += struct.pack("<f", header.quality) + header.weights_digest
-    out += _varint(header.width) + _varint(header.height) + bytes([mode])
+    out += varint(header.width) + varint(header.height) + bytes([mode])
     if header.version >= 2:
         kinds = {key: kind for kind, key in METADATA.items()}
         out.append(len(header.metadata))
         for key, value in header.metadata.items():
-            out += bytes([kinds[key]]) + _varint(len(value)) + value
+            out += bytes([kinds[key]]) + varint(len(value)) + value
     elif header.metadata:
         raise ValueError("format version 1 has no metadata")
     out.append(len(header.shapes))
     for shape in header.shapes:
         out.append(len(shape))
         for dim in shape:
-            out += _varint(dim)
+            out += varint(dim)
     out.append(len(streams))
     for stream in streams:
-        out += _varint(len(stream))
+        out += varint(len(stream))
     for stream in streams:
         out += stream
     out += struct.pack("<I", zlib.crc32(out))

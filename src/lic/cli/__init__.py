@@ -33,8 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     common.add_argument("-v", "--verbose", action="store_true", help="print more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        """A subcommand with -q/-v and the defaults in its help."""
+        return commands.add_parser(
+            name, parents=[common], help=help_text, formatter_class=HelpFormatter
+        )
+
     for module in (codec, training, evaluate):
-        module.add_commands(commands, common)
+        module.add_commands(command)
     return parser
 
 

@@ -178,13 +178,8 @@ def run_models(args: argparse.Namespace) -> None:
         print(f"{model.name:28s} {kind:20s} {'; '.join(notes) or 'no shipped weights'}")
 
 
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = commands.add_parser(
-        "compress",
-        parents=[common],
-        help="compress images to .lic files",
-        formatter_class=common.formatter_class,
-    )
+def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = command("compress", "compress images to .lic files")
     p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, or - for stdin")
     p.add_argument(
         "-o", "--output", help="the .lic of one input (- for stdout; default: IMAGE.lic)"
@@ -205,12 +200,7 @@ def add_commands(commands: argparse._SubParsersAction, common: argparse.Argument
     p.add_argument("--strip", action="store_true", help="leave out the ICC profile, EXIF and XMP")
     p.set_defaults(run=run_compress)
 
-    p = commands.add_parser(
-        "decompress",
-        parents=[common],
-        help="decode .lic files to PNG, JPEG, WebP, TIFF or BMP",
-        formatter_class=common.formatter_class,
-    )
+    p = command("decompress", "decode .lic files to PNG, JPEG, WebP, TIFF or BMP")
     p.add_argument("inputs", nargs="+", metavar="FILE", help=".lic files, or - for stdin")
     p.add_argument(
         "-o",
@@ -226,19 +216,9 @@ def add_commands(commands: argparse._SubParsersAction, common: argparse.Argument
     )
     p.set_defaults(run=run_decompress)
 
-    p = commands.add_parser(
-        "info",
-        parents=[common],
-        help="print a .lic header and its real bpp",
-        formatter_class=common.formatter_class,
-    )
+    p = command("info", "print a .lic header and its real bpp")
     p.add_argument("input", help="a .lic file, or - for stdin")
     p.set_defaults(run=run_info)
 
-    p = commands.add_parser(
-        "models",
-        parents=[common],
-        help="list the models, shipped weights (-v: their Kodak range)",
-        formatter_class=common.formatter_class,
-    )
+    p = command("models", "list the models, shipped weights (-v: their Kodak range)")
     p.set_defaults(run=run_models)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from lic.errors import LicError
@@ -177,12 +178,7 @@ BENCH_MODELS = (
 )
 
 
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(
-            name, parents=[common], help=help_text, formatter_class=common.formatter_class
-        )
-
+def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = command("eval", "compress every image of a folder to real files and measure them")
     p.add_argument("folder", help="a folder of images (e.g. the 24 Kodak photos)")
     p.add_argument("--model", required=True, help="a model of `lic models`")

@@ -7,6 +7,7 @@ come from there, stated once.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import MISSING, fields
 
 from lic.train.config import TrainConfig
@@ -45,13 +46,8 @@ def run_fold(args: argparse.Namespace) -> None:
     print(f"weights: {args.output} ({args.model.removesuffix('-vr')} at quality {args.quality})")
 
 
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = commands.add_parser(
-        "train",
-        parents=[common],
-        help="train a registered model (resumes from OUT)",
-        formatter_class=common.formatter_class,
-    )
+def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = command("train", "train a registered model (resumes from OUT)")
     for f in fields(TrainConfig):
         if f.name in INTERNAL:
             continue
@@ -76,22 +72,12 @@ def add_commands(commands: argparse._SubParsersAction, common: argparse.Argument
             )
     p.set_defaults(run=run_train)
 
-    p = commands.add_parser(
-        "export",
-        parents=[common],
-        help="write a checkpoint's weights as safetensors",
-        formatter_class=common.formatter_class,
-    )
+    p = command("export", "write a checkpoint's weights as safetensors")
     p.add_argument("checkpoint", help="a run's checkpoint.pt")
     p.add_argument("-o", "--output", required=True, help="the .safetensors to write")
     p.set_defaults(run=run_export)
 
-    p = commands.add_parser(
-        "fold",
-        parents=[common],
-        help="fixed-rate weights from a variable-rate model at one quality",
-        formatter_class=common.formatter_class,
-    )
+    p = command("fold", "fixed-rate weights from a variable-rate model at one quality")
     p.add_argument("--model", required=True, help="a variable-rate model (NAME-vr)")
     p.add_argument("--quality", type=int, required=True, help="the integer quality to fold at")
     p.add_argument("--weights", help="variable-rate weights (default: the shipped ones)")
