@@ -939,6 +939,24 @@ def fuzz(args: argparse.Namespace) -> int:
     next_index = start
     t0 = last_report = time.monotonic()
 
+    def save_state() -> dict:
+        """Write the totals so far (at every progress line and at the end): a run killed in
+        between resumes from its last progress line. Returns what it wrote."""
+        record = {
+            "config": config,
+            "next": next_index,
+            "last_done": next_index - 1,
+            "cases": state.get("cases", 0) + sum(run.counts.values()),
+            "seconds": round(state.get("seconds", 0.0) + time.monotonic() - t0, 1),
+            **total.to_json(),
+        }
+        if args.state:
+            args.state.parent.mkdir(parents=True, exist_ok=True)
+            partial = args.state.with_suffix(".tmp")
+            partial.write_text(json.dumps(record, indent=1) + "\n")
+            partial.replace(args.state)
+        return record
+
     def on_result(case: Case, outcome: str, detail: dict[str, str]) -> None:
         nonlocal next_index, last_report
         signature = run.add(case, outcome, detail)
@@ -962,6 +980,7 @@ def fuzz(args: argparse.Namespace) -> int:
                 f"{run.line()}",
                 flush=True,
             )
+            save_state()
 
     def stop() -> bool:
         return args.seconds is not None and time.monotonic() - t0 >= args.seconds
@@ -982,17 +1001,7 @@ def fuzz(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - t0
     cases = sum(run.counts.values())
 
-    if args.state:
-        record = {
-            "config": config,
-            "next": next_index,
-            "last_done": next_index - 1,
-            "cases": state.get("cases", 0) + cases,
-            "seconds": round(state.get("seconds", 0.0) + elapsed, 1),
-            **total.to_json(),
-        }
-        args.state.parent.mkdir(parents=True, exist_ok=True)
-        args.state.write_text(json.dumps(record, indent=1) + "\n")
+    record = save_state()
 
     print(
         f"fuzz: {cases} cases ({start}…{next_index - 1}) in {elapsed:.1f} s, "
