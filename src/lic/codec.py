@@ -125,7 +125,7 @@ def as_image(source: object) -> Image.Image:
         return open_image(source)
     if isinstance(source, bytearray | memoryview):
         return open_image(bytes(source))
-    if type(source).__module__.startswith("torch"):
+    if isinstance(source, torch.Tensor):
         source = _tensor_to_array(source)
     if isinstance(source, np.ndarray):
         return _array_to_image(source)
