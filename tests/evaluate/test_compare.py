@@ -51,3 +51,18 @@ def test_the_picture_has_a_column_per_version_and_two_views():
     top, left = detailed_region(image)
     crop = np.asarray(picture)[LABEL : LABEL + CROP, CROP : 2 * CROP]
     assert np.array_equal(crop, image[top : top + CROP, left : left + CROP])
+
+
+def test_lic_compare_writes_the_picture_and_names_what_it_skipped(tmp_path):
+    from PIL import Image
+
+    from lic.cli import main
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(synthetic_photo(200, 240)).save(photo)
+    out = tmp_path / "compare.png"
+    assert main(["compare", str(photo), "-o", str(out), "--model", "bmshj2018-factorized-vr",
+                 "--codec", "jpeg-420", "jpeg2000"]) == 0  # fmt: skip
+    picture = Image.open(out)
+    installed = [n for n in ("jpeg-420", "jpeg2000") if not ANCHORS[n].missing()]
+    assert picture.width == (2 + len(installed)) * CROP and picture.height == LABEL + 2 * CROP + 18
