@@ -4,8 +4,9 @@ For a variable-rate model (gain units, `lic.layers.GainUnit`) the coded size and
 with the continuous quality q ∈ [lowest, 8] (lowest is 0 or 1, `lic.models.base`), the log of
 the size nearly linearly (about 0.37 per quality step on Kodak) and the PSNR about 1.4 dB per
 step. The search interpolates on that scale, each step a real encode (and, for a PSNR target,
-a real decode): a first encode at the default quality, a step along the prior slope, then
-regula falsi (the Illinois variant) on the bracket. It stops at a file that meets the target
+a real decode): a first encode where the model's Kodak record meets the target, a step along
+the record's slope there (or the prior slopes above), then regula falsi (the Illinois variant)
+on the bracket. It stops at a file that meets the target
 within `SIZE_SLACK` of the size or `PSNR_SLACK` of the PSNR, or once the bracket is narrower
 than `QUALITY_TOLERANCE`: a few encodes where bisection took 14. A target beyond what the
 lowest or highest quality gives is reported, never silently missed.
@@ -141,20 +142,27 @@ def _search(
     return best(), True
 
 
-def first_guess(model: torch.nn.Module, key: str, value: float) -> float:
+def first_guess(
+    model: torch.nn.Module, key: str, value: float, prior: float
+) -> tuple[float, float]:
     """The quality at which the model's Kodak record (the card beside its shipped weights,
-    when these are they) reaches `value` of `key` ("bpp" or "psnr-rgb"), interpolated; the
-    default quality without a record."""
+    when these are they) reaches `value` of `key` ("bpp", on a log scale, or "psnr-rgb"),
+    interpolated, and the record's slope there per quality step; without a record the default
+    quality and the `prior` slope."""
     card = get_spec(model.name).weights_path(None).with_suffix(".json")
     if not card.exists():
-        return DEFAULT_QUALITY
+        return DEFAULT_QUALITY, prior
     record = json.loads(card.read_text())
     if record.get("weights_digest") != weights_digest(model).hex():
-        return DEFAULT_QUALITY
+        return DEFAULT_QUALITY, prior
     results = record["kodak"]["results"]
-    scale = np.log if key == "bpp" else (lambda v: v)
-    qualities = [float(q) for q in results["quality"]]
-    return float(np.interp(scale(value), scale(np.array(results[key])), qualities))
+    values = np.log(results[key]) if key == "bpp" else np.array(results[key])
+    qualities = np.array([float(q) for q in results["quality"]])
+    target = np.log(value) if key == "bpp" else value
+    quality = float(np.interp(target, values, qualities))
+    i = int(np.clip(np.searchsorted(qualities, quality), 1, len(qualities) - 1))
+    slope = (values[i] - values[i - 1]) / (qualities[i] - qualities[i - 1])
+    return quality, float(slope) if slope > 0 else prior
 
 
 def compress_to_size(
@@ -171,10 +179,9 @@ def compress_to_size(
 
     target = math.log(max_bytes)
     slack = -math.log(1 - SIZE_SLACK)
-    first = first_guess(model, "bpp", 8 * max_bytes / (image.width * image.height))
-    result, met = _search(
-        model, image, log_size, target, LOG_SIZE_SLOPE, slack, True, metadata, first
-    )
+    bpp = 8 * max_bytes / (image.width * image.height)
+    first, slope = first_guess(model, "bpp", bpp, LOG_SIZE_SLOPE)
+    result, met = _search(model, image, log_size, target, slope, slack, True, metadata, first)
     if not met:
         raise LicError(
             f"cannot fit {max_bytes} bytes: the smallest file, at the lowest quality "
@@ -207,9 +214,9 @@ def compress_to_psnr(
             measured[data] = psnr(reference, np.array(decode(data, model).convert("RGB")))
         return measured[data]
 
-    first = first_guess(model, "psnr-rgb", target)
+    first, slope = first_guess(model, "psnr-rgb", target, PSNR_SLOPE)
     result, met = _search(
-        model, image, decoded_psnr, target, PSNR_SLOPE, PSNR_SLACK, False, metadata, first
+        model, image, decoded_psnr, target, slope, PSNR_SLACK, False, metadata, first
     )
     reached = decoded_psnr(result.data)
     if not met:
