@@ -13,7 +13,6 @@ metadata (`lic.codec`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from lic.bitstream import Header, unpack
 from lic.codec import as_image, decode, encode, model_for
 from lic.defaults import DEFAULT_MODEL, DEFAULT_QUALITY
 from lic.errors import LicError
-from lic.models.registry import REGISTRY, folded, shipped
+from lic.models.registry import REGISTRY, folded, shipped, weights_card
 from lic.ratecontrol import Result, compress_to_bpp, compress_to_psnr, compress_to_size
 
 
@@ -81,18 +80,15 @@ def compress_result(
     if len(targets) > 1:
         raise LicError("give one of quality, size, bpp and psnr")
     image = as_image(image)
-    name = model or DEFAULT_MODEL
-    loaded, coding_quality = model_for(
-        name, DEFAULT_QUALITY if quality is None else quality, _path(weights)
-    )
+    quality = DEFAULT_QUALITY if quality is None else quality
+    loaded, coding_quality = model_for(model or DEFAULT_MODEL, quality, _path(weights))
     if size is not None:
         return compress_to_size(loaded, image, int(size), metadata=metadata)
     if bpp is not None:
         return compress_to_bpp(loaded, image, bpp, metadata=metadata)
     if psnr is not None:
         return compress_to_psnr(loaded, image, psnr, metadata=metadata)
-    data = encode(loaded, image, coding_quality, metadata=metadata)
-    return Result(data, DEFAULT_QUALITY if quality is None else quality)
+    return Result(encode(loaded, image, coding_quality, metadata=metadata), quality)
 
 
 def decompress(
@@ -127,10 +123,9 @@ def models() -> list[ModelInfo]:
     listed = []
     for name, spec in sorted(REGISTRY.items()):
         own = shipped(spec)
-        card = spec.weights_path(None if spec.variable_rate else (own or [1])[0])
-        kodak = None
-        if own and card.with_suffix(".json").exists():
-            kodak = json.loads(card.with_suffix(".json").read_text())["kodak"]["results"]
+        path = spec.weights_path(None if spec.variable_rate else (own or [1])[0])
+        record = weights_card(path) if own else None
+        kodak = record["kodak"]["results"] if record else None
         listed.append(
             ModelInfo(
                 name=name,

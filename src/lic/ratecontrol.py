@@ -14,7 +14,6 @@ lowest or highest quality gives is reported, never silently missed.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from lic.defaults import DEFAULT_QUALITY
 from lic.errors import LicError
 from lic.evaluate.metrics import psnr
 from lic.models.base import HIGHEST_QUALITY
-from lic.models.registry import get_spec, weights_digest
+from lic.models.registry import get_spec, weights_card, weights_digest
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "KIB": 1024, "MB": 1000**2, "MIB": 1024**2}
 
@@ -149,11 +148,8 @@ def first_guess(
     when these are they) reaches `value` of `key` ("bpp", on a log scale, or "psnr-rgb"),
     interpolated, and the record's slope there per quality step; without a record the default
     quality and the `prior` slope."""
-    card = get_spec(model.name).weights_path(None).with_suffix(".json")
-    if not card.exists():
-        return DEFAULT_QUALITY, prior
-    record = json.loads(card.read_text())
-    if record.get("weights_digest") != weights_digest(model).hex():
+    record = weights_card(get_spec(model.name).weights_path(None))
+    if record is None or record["weights_digest"] != weights_digest(model).hex():
         return DEFAULT_QUALITY, prior
     results = record["kodak"]["results"]
     values = np.log(results[key]) if key == "bpp" else np.array(results[key])

@@ -201,16 +201,27 @@ def _with_weights(
     return model
 
 
-def verify_weights(model: torch.nn.Module, path: Path) -> None:
-    """Refuse weights whose digest differs from the one recorded beside them (`<file>.json`,
-    the weights card: shipped weights always have one). Without a card nothing is checked."""
+def weights_card(path: Path) -> dict | None:
+    """The record beside weights `path` (`<file>.json`: their digest, Kodak figures and
+    training record; shipped weights always have one), or None without one."""
     card = path.with_suffix(".json")
     if not card.exists():
-        return
+        return None
     try:
-        recorded = json.loads(card.read_text())["weights_digest"]
+        record = json.loads(card.read_text())
+        record["weights_digest"]
     except (OSError, ValueError, KeyError, TypeError):
         raise LicError(f"cannot read the weights digest recorded in {card}") from None
+    return record
+
+
+def verify_weights(model: torch.nn.Module, path: Path) -> None:
+    """Refuse weights whose digest differs from the one recorded in their card
+    (`weights_card`). Without a card nothing is checked."""
+    record = weights_card(path)
+    if record is None:
+        return
+    recorded, card = record["weights_digest"], path.with_suffix(".json")
     if weights_digest(model).hex() != recorded:
         raise LicError(
             f"weights {path} do not match the digest recorded in {card.name} "
