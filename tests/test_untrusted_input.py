@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lic import weights
 from lic.bitstream import Header, pack, unpack
 from lic.codec import LicWarning, decode, encode, header_digest, model_for, open_image
 from lic.errors import LicError
@@ -139,8 +140,8 @@ def weights_copy(tmp_path, monkeypatch) -> Path:
     """The shipped weights folder as a copy that a test may tamper with."""
     name = "bmshj2018-factorized-vr"
     for suffix in (".safetensors", ".json"):
-        shutil.copy(registry.WEIGHTS_DIR / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
-    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+        shutil.copy(weights.WEIGHTS_DIR / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     return tmp_path / f"{name}.safetensors"
 
 

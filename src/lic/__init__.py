@@ -7,7 +7,7 @@
 
 `import lic` also registers the Pillow plugin: `Image.open("x.lic")` and
 `image.save("x.lic", quality=4.5)` work. Everything else loads on first use, so the command
-line starts without importing torch where it need not (`lic info`, `lic --help`).
+line starts without importing torch where it need not (`lic info`, `lic models`, `--help`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ _LAZY = {
     "compress": "lic.api",
     "decompress": "lic.api",
     "info": "lic.api",
-    "models": "lic.api",
+    "models": "lic.catalog",
     "load": "lic.models.registry",
 }
 

@@ -13,7 +13,6 @@ metadata (`lic.codec`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,13 @@ import numpy as np
 from PIL import Image
 
 from lic.bitstream import Header, unpack
+from lic.catalog import ModelInfo, models
 from lic.codec import as_image, decode, encode, model_for
 from lic.defaults import DEFAULT_MODEL, DEFAULT_QUALITY
 from lic.errors import LicError
-from lic.models.registry import REGISTRY, folded, shipped, weights_card
 from lic.ratecontrol import Result, compress_to_bpp, compress_to_psnr, compress_to_size
+
+__all__ = ["ModelInfo", "compress", "compress_result", "decompress", "info", "models"]
 
 
 def compress(
@@ -104,39 +105,6 @@ def info(data: bytes | str | Path) -> Header:
     """The header of a .lic file (its bytes or path): model, quality, size, streams, metadata."""
     header, _ = unpack(_bytes(data))
     return header
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A registered model: its qualities, whether weights ship, and their Kodak figures."""
-
-    name: str
-    variable_rate: bool
-    qualities: tuple[float, float] | tuple[int, ...]
-    shipped: bool
-    folded: tuple[int, ...]
-    kodak: dict[str, list[float]] | None
-
-
-def models() -> list[ModelInfo]:
-    """Every registered model, sorted by name (`lic models` prints this)."""
-    listed = []
-    for name, spec in sorted(REGISTRY.items()):
-        own = shipped(spec)
-        path = spec.weights_path(None if spec.variable_rate else (own or [1])[0])
-        record = weights_card(path) if own else None
-        kodak = record["kodak"]["results"] if record else None
-        listed.append(
-            ModelInfo(
-                name=name,
-                variable_rate=spec.variable_rate,
-                qualities=(spec.lowest_quality, 8) if spec.variable_rate else tuple(spec.configs),
-                shipped=bool(own),
-                folded=tuple(folded(spec)),
-                kodak=kodak,
-            )
-        )
-    return listed
 
 
 def _bytes(data: bytes | str | Path) -> bytes:

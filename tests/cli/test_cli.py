@@ -287,7 +287,8 @@ def test_fast_commands_do_not_import_torch(encoded):
     _, lic_file = encoded
     code = (
         "import sys; from lic.cli import main\n"
-        "for argv in (['info', sys.argv[1]], ['--version'], ['compress', '--help']):\n"
+        "for argv in (['info', sys.argv[1]], ['--version'], ['compress', '--help'],\n"
+        "             ['models', '-v']):\n"
         "    try: main(argv)\n"
         "    except SystemExit: pass\n"
         "print('torch' in sys.modules, file=sys.stderr)"
@@ -295,6 +296,8 @@ def test_fast_commands_do_not_import_torch(encoded):
     result = subprocess.run([sys.executable, "-c", code, str(lic_file)], capture_output=True)
     assert result.stderr.decode().strip().splitlines()[-1] == "False"
     assert b"lic 0." in result.stdout and b"format:   version 2" in result.stdout
+    listed = [line for line in result.stdout.decode().splitlines() if line.startswith(MODEL)]
+    assert "shipped; Kodak 0." in listed[0]  # the registry's data and the card, without torch
 
 
 def test_every_option_has_help():

@@ -1,8 +1,8 @@
 """`lic compress`, `lic decompress`, `lic info`, `lic models`.
 
 Compress and decompress take one file or many (`--out-dir`), load the model once, and go
-through `lic.api` like Python code does. `info` reads the container alone: it starts without
-importing torch.
+through `lic.api` like Python code does. `info` reads the container alone and `models` the
+catalog (`lic.catalog`): both start without importing torch.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def run_info(args: argparse.Namespace) -> None:
 
 
 def run_models(args: argparse.Namespace) -> None:
-    from lic.api import models
+    from lic.catalog import models
 
     for model in models():
         if model.variable_rate:
@@ -165,8 +165,10 @@ def run_models(args: argparse.Namespace) -> None:
         else:
             kind = "qualities 1–8"
         notes = []
-        if model.shipped:
+        if model.installed:
             notes.append("shipped")
+        elif model.shipped:
+            notes.append(f"weights not installed: pip install {model.package}")
         if model.folded:
             notes.append(f"q{','.join(map(str, model.folded))} folded from {model.name}-vr")
         if model.kodak and args.verbose:

@@ -1,16 +1,17 @@
 """The one table of models: name → constructor, per-quality hyper-parameters and weights.
 
 Each model file registers its models once, at import. Fixed-rate models have one entry per
-quality (1–8, the field's λ table) and ship `weights/<name>-q<Q>.safetensors`; a variable-rate
-model has a single entry (key 0) and ships `weights/<name>.safetensors`, with its quality
-chosen at coding time. Kodak figures and the training record sit beside the weights as
-`<file>.json`.
+quality (1–8, the field's λ table) and ship `<name>-q<Q>.safetensors`; a variable-rate model
+has a single entry (key 0) and ships `<name>.safetensors`, with its quality chosen at coding
+time. Kodak figures and the training record sit beside the weights as `<file>.json`. The same
+names, qualities and sizes are plain data in `lic.catalog` (what `lic models` reads without
+torch); the weights are found in the package or in a companion distribution (`lic.weights`),
+stored in 16 bits and upcast to float32 here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from lic import catalog, weights
 from lic.entropy.base import stamp
 from lic.errors import LicError
 from lic.models.base import lowest_quality
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+#: How shipped weights are stored: half the bytes of float32, upcast when they load. float16
+#: over bfloat16: its 10-bit mantissa moved Kodak BD-rates less (docs/training-log.md).
+SHIPPED_DTYPE = torch.float16
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,17 @@ class ModelSpec:
             raise LicError(f"{self.name} has fixed qualities {sorted(self.configs)}; got {quality}")
         return int(quality)
 
+    @property
+    def entry(self) -> catalog.Entry:
+        """This model as `lic.catalog` lists it (plain data)."""
+        return catalog.Entry(self.name, self.configs, self.variable_rate)
+
     def weights_path(self, quality: float | None) -> Path:
-        stem = self.name if self.variable_rate else f"{self.name}-q{self._key(quality)}"
-        return WEIGHTS_DIR / f"{stem}.safetensors"
+        """Where the shipped weights are (the package, else the companion distribution); the
+        package's path where neither holds them."""
+        key = None if self.variable_rate else self._key(quality)
+        found = catalog.weights_path(self.entry, key)
+        return found or weights.WEIGHTS_DIR / f"{self.entry.stem(key)}.safetensors"
 
     def build(self, quality: float | None) -> torch.nn.Module:
         model = self.builder(**self.config(quality))
@@ -97,10 +109,9 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def shipped(spec: ModelSpec) -> list[int]:
-    """Qualities of `spec` whose weights ship in the package (key 0 for a variable-rate model)."""
-    return [
-        k for k in spec.configs if (spec.weights_path(None if spec.variable_rate else k)).exists()
-    ]
+    """Qualities of `spec` whose shipped weights are installed (in the package or a companion
+    distribution; key 0 for a variable-rate model)."""
+    return catalog.installed(spec.entry)
 
 
 def _sizes(variable: ModelSpec) -> dict[str, Any]:
@@ -111,32 +122,42 @@ def _sizes(variable: ModelSpec) -> dict[str, Any]:
 
 def folded(spec: ModelSpec) -> list[int]:
     """Fixed qualities of `spec` without weights of their own that its variable-rate twin's
-    shipped weights fold into (same N, M and other sizes)."""
+    installed weights fold into (same N, M and other sizes)."""
     twin = REGISTRY.get(f"{spec.name}-vr")
-    if spec.variable_rate or twin is None or not shipped(twin):
-        return []
-    config = _sizes(twin)
-    own = shipped(spec)
-    return [q for q, c in spec.configs.items() if c == config and q not in own]
+    return catalog.folded(spec.entry, None if twin is None else twin.entry)
 
 
-def save_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """Write the model's state dict as safetensors (tensors only, nothing executable)."""
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(path))
+def save_weights(
+    model: torch.nn.Module, path: str | Path, dtype: torch.dtype = torch.float32
+) -> None:
+    """Write the model's state dict as safetensors (tensors only, nothing executable), its
+    floating-point tensors as `dtype` (`SHIPPED_DTYPE` for weights to ship)."""
+    save_file(half_state(model.state_dict(), dtype), str(path))
+
+
+def half_state(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """`state` with its floating-point tensors as `dtype` (rounded to nearest), ready to save."""
+    return {
+        k: (v.to(dtype) if v.is_floating_point() else v).detach().contiguous().cpu()
+        for k, v in state.items()
+    }
 
 
 def load_weights(model: torch.nn.Module, path: str | Path, partial: bool = False) -> int:
     """Load safetensors weights into `model`; a mismatch is a clear LicError.
 
-    `partial` loads every tensor whose name and shape match and leaves the rest as they are
-    (to start a model from another's weights, e.g. mbt2018-mean from the scale hyperprior).
-    Returns how many tensors were loaded.
+    16-bit tensors (how weights ship, `SHIPPED_DTYPE`) are upcast to float32 exactly: the
+    model computes in float32 whatever the file stores. `partial` loads every tensor whose
+    name and shape match and leaves the rest as they are (to start a model from another's
+    weights, e.g. mbt2018-mean from the scale hyperprior). Returns how many tensors were loaded.
     """
     try:
         state = load_file(str(path))
     except (OSError, SafetensorError) as error:
         raise LicError(f"cannot read weights {path}: {error}") from None
+    state = {
+        k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for k, v in state.items()
+    }
     if partial:
         own = model.state_dict()
         state = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
@@ -190,29 +211,16 @@ def _with_weights(
     path = Path(weights) if weights is not None else spec.weights_path(quality)
     if not path.exists():
         if weights is None:
-            raise LicError(
-                f"no shipped weights for {spec.name}"
-                + ("" if spec.variable_rate else f" at quality {quality}")
-                + "; train them with `lic train` and pass --weights"
-            )
+            key = None if spec.variable_rate else spec._key(quality)
+            raise LicError(catalog.missing_weights(spec.name, key))
         raise LicError(f"weights file {path} does not exist")
     load_weights(model, path)
     verify_weights(model, path)
     return model
 
 
-def weights_card(path: Path) -> dict | None:
-    """The record beside weights `path` (`<file>.json`: their digest, Kodak figures and
-    training record; shipped weights always have one), or None without one."""
-    card = path.with_suffix(".json")
-    if not card.exists():
-        return None
-    try:
-        record = json.loads(card.read_text())
-        record["weights_digest"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise LicError(f"cannot read the weights digest recorded in {card}") from None
-    return record
+#: The record beside weights (their digest, Kodak figures and training record), or None.
+weights_card = weights.card
 
 
 def verify_weights(model: torch.nn.Module, path: Path) -> None:
