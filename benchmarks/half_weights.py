@@ -6,7 +6,7 @@ what it costs on Kodak, against the float32 weights' result file.
         [--out runs/half]
 
 1. The float32 weights (the shipped file unless `--weights`) are rounded to `--dtype`
-   (`lic.models.registry.half_state`) and written to OUT/NAME-DTYPE.safetensors.
+   (`lic.models.registry.state_as`) and written to OUT/NAME-DTYPE.safetensors.
 2. `lic eval` measures them on Kodak in a child process with one thread (as the records are
    measured), at the qualities of the reference file (`--integer`: its integer ones only),
    into OUT/NAME-DTYPE.json (OUT/NAME-DTYPE-integer.json).
@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 
 from lic.evaluate.bd import bd_quality, bd_rate
 from lic.evaluate.results import load_curve
-from lic.models.registry import get_spec, half_state
+from lic.models.registry import get_spec, state_as
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -46,7 +46,7 @@ def convert(source: Path, target: Path, dtype: torch.dtype) -> None:
     if any(v.is_floating_point() and v.dtype != torch.float32 for v in state.values()):
         sys.exit(f"{source} is not float32: pass the float32 weights with --weights")
     target.parent.mkdir(parents=True, exist_ok=True)
-    save_file(half_state(state, dtype), str(target))
+    save_file(state_as(state, dtype), str(target))
 
 
 def subset(reference: dict, qualities: list[str]) -> dict:

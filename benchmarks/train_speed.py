@@ -1,7 +1,8 @@
-"""Training steps/s of a model with lic's recipe (bf16 autocast, channels_last) against a
-plain fp32 loop of the same model, measured side by side in one run.
+"""Training steps/s of models with lic's recipe (bf16 autocast, channels_last), side by side in
+one run, each as a ratio to the first; with --plain also a plain fp32 loop of each.
 
-    python benchmarks/train_speed.py [--model bmshj2018-hyperprior] [--steps 20]
+    python benchmarks/train_speed.py --models he2021-checkerboard-vr elic2022-vr elic2022 \
+        [--steps 20] [--batch 2] [--crop 256] [--threads 1] [--plain]
 """
 
 from __future__ import annotations
@@ -47,20 +48,24 @@ def steps_per_second(model_name: str, steps: int, batch: int, crop: int, lic_rec
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", default="bmshj2018-hyperprior")
+    parser.add_argument("--models", nargs="+", default=["bmshj2018-hyperprior"])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--plain", action="store_true", help="also time a plain fp32 loop")
     args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
-    fast = steps_per_second(args.model, args.steps, args.batch, args.crop, True)
-    plain = steps_per_second(args.model, args.steps, args.batch, args.crop, False)
-    print(
-        f"{args.model}, batch {args.batch}, {args.crop}² crops, {torch.get_num_threads()} threads"
-    )
-    print(f"lic recipe (bf16 autocast, channels_last): {fast:.2f} steps/s")
-    print(f"plain fp32 loop:                          {plain:.2f} steps/s")
-    print(f"ratio: {fast / plain:.2f}×")
+    torch.set_num_threads(args.threads)
+    print(f"batch {args.batch}, {args.crop}² crops, {args.threads} threads, {args.steps} steps")
+    first = None
+    for name in args.models:
+        fast = steps_per_second(name, args.steps, args.batch, args.crop, True)
+        first = first or fast
+        line = f"{name:28s} lic recipe {fast:6.3f} steps/s  ×{fast / first:.2f} of the first"
+        if args.plain:
+            plain = steps_per_second(name, args.steps, args.batch, args.crop, False)
+            line += f"  plain fp32 {plain:6.3f} steps/s (recipe ×{fast / plain:.2f})"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

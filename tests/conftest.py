@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lic.models import FactorizedPrior, ScaleHyperprior
+from lic.models import REGISTRY, FactorizedPrior, ScaleHyperprior
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 KODAK = SHARED / "data" / "kodak"
@@ -32,12 +32,15 @@ def synthetic_photo(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def tiny(cls: type, rate_points: int = 0, seed: int = 0) -> torch.nn.Module:
-    """A small model in eval mode, its name set as the registry would."""
+    """Model class `cls` at its smallest sizes (`small_sizes`), in eval mode; fixed-rate ones
+    at quality 1."""
     torch.manual_seed(seed)
-    model = cls(N=16, M=24, rate_points=rate_points).eval()
-    model.name = "tiny-" + cls.__name__
-    model.quality = None if rate_points else 1
-    return model
+    quality = None if rate_points else 1
+    return cls(**cls.small_sizes, rate_points=rate_points, quality=quality).eval()
+
+
+#: Every registered model class (the registry's families), each test of all models runs on.
+MODEL_CLASSES = sorted({spec.builder for spec in REGISTRY.values()}, key=lambda c: c.__name__)
 
 
 @pytest.fixture(params=[FactorizedPrior, ScaleHyperprior], ids=["factorized", "hyperprior"])

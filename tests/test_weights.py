@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import lic
 from lic import catalog, codec, weights
@@ -40,9 +41,22 @@ def test_the_catalog_is_the_registry():
             assert entry.lowest_quality == spec.lowest_quality, name
 
 
-def test_half_state_rounds_to_nearest_and_keeps_integer_tensors():
+@pytest.mark.parametrize("name", sorted(n for n, s in registry.REGISTRY.items() if s.variable_rate))
+def test_shipped_weights_are_16_bit_and_load_as_float32(name):
+    spec = registry.get_spec(name)
+    if not registry.shipped(spec):
+        pytest.skip(f"{name} has no weights installed")
+    stored = load_file(str(spec.weights_path(None)))
+    assert {v.dtype for v in stored.values()} == {registry.SHIPPED_DTYPE}
+    model = registry.load(name)
+    assert {p.dtype for p in model.state_dict().values()} == {torch.float32}
+    state = model.state_dict()
+    assert all(torch.equal(state[k], v.float()) for k, v in stored.items())
+
+
+def test_state_as_rounds_to_nearest_and_keeps_integer_tensors():
     state = {"w": torch.tensor([1 + 2**-11 + 2**-12, 1 / 3]), "n": torch.tensor([3])}
-    half = registry.half_state(state, torch.float16)
+    half = registry.state_as(state, torch.float16)
     assert half["w"].dtype == torch.float16 and half["n"].dtype == torch.int64
     assert half["w"].float().tolist() == [1 + 2**-10, pytest.approx(1 / 3, abs=2**-12)]
 

@@ -37,6 +37,7 @@ from lic.bitstream import FORMAT_VERSION, Header, check_image_size, pack, unpack
 from lic.coding.rangecoder import CODER_CONSTANTS
 from lic.errors import LicError
 from lic.models.registry import get_spec, load, weights_digest
+from lic.models.tiling import CODING_TILE
 
 
 class LicWarning(UserWarning):
@@ -49,9 +50,18 @@ class LicWarning(UserWarning):
 V1_CODER_CONSTANTS = {"e290ff97e3f88928", "afb3b862f8d6092f"}
 
 
-def coder_constants(model: torch.nn.Module) -> str:
-    """The constants besides the weights that decide the bytes of a model's streams."""
-    return "\n".join([CODER_CONSTANTS, *(m.coder_constants() for m in model.entropy_models())])
+def coder_constants(model: torch.nn.Module, version: int = FORMAT_VERSION) -> str:
+    """The constants besides the weights that decide the bytes of a model's streams in format
+    `version` (from version 3, the coding tile too)."""
+    lines = [CODER_CONSTANTS, *(m.coder_constants() for m in model.entropy_models())]
+    if version >= 3:
+        lines.append(f"coding tile {CODING_TILE}")
+    return "\n".join(lines)
+
+
+def coding_tile(version: int) -> int | None:
+    """The coding tile of format `version`'s streams: None (y as one grid) before version 3."""
+    return CODING_TILE if version >= 3 else None
 
 
 def header_digest(model: torch.nn.Module, version: int = FORMAT_VERSION) -> bytes:
@@ -59,7 +69,7 @@ def header_digest(model: torch.nn.Module, version: int = FORMAT_VERSION) -> byte
     (`weights_digest`), and from version 2 the coder constants with it."""
     if version == 1:
         return weights_digest(model)
-    text = coder_constants(model).encode()
+    text = coder_constants(model, version).encode()
     return hashlib.sha256(weights_digest(model) + text).digest()[:8]
 
 
@@ -326,8 +336,10 @@ def encode(
     array, mode = image_to_array(image)
     height, width = array.shape[:2]
     check_image_size(width, height)
+    pixels = padded_pixels(array, model.stride)
+    del image, array  # while coding, one copy of the pixels here (a 48-MP photo: 145 MB)
     with memory_errors():
-        compressed = model.compress(padded_pixels(array, model.stride), quality)
+        compressed = model.compress(pixels, quality)
     header = Header(
         model=model.name,
         quality=float(quality if quality is not None else model.quality),
@@ -379,6 +391,7 @@ def decode(
             quality,
             finish=lambda x_hat: to_pixels(x_hat, header.mode),
             marks=header.version >= 2,
+            coding_tile=coding_tile(header.version),
         )
         image = pixels_to_image(pixels[:, :, : header.height, : header.width])
     image.info.update(header.metadata)
@@ -388,7 +401,7 @@ def decode(
 def _check_digest(header: Header, model: torch.nn.Module) -> None:
     """The file's digest is this model's (weights and coder constants) at its format version."""
     if header.version == 1:
-        constants = hashlib.sha256(coder_constants(model).encode()).hexdigest()[:16]
+        constants = hashlib.sha256(coder_constants(model, 1).encode()).hexdigest()[:16]
         if constants not in V1_CODER_CONSTANTS:
             raise LicError(
                 "format version 1 file: this lic's coder tables differ from those it was "

@@ -3,7 +3,7 @@ import zlib
 
 import pytest
 
-from lic.bitstream import Header, pack, unpack
+from lic.bitstream import FORMAT_VERSION, Header, pack, unpack
 from lic.errors import LicError
 
 
@@ -71,7 +71,7 @@ def test_metadata_round_trips_and_version_1_has_none():
     header, streams = unpack(_file())
     header.metadata = {"icc_profile": b"icc" * 100, "exif": b"Exif\0\0", "xmp": b"<x/>"}
     again, _ = unpack(pack(header, streams))
-    assert again.metadata == header.metadata and again.version == 2
+    assert again.metadata == header.metadata and again.version == FORMAT_VERSION
     header.version = 1
     with pytest.raises(ValueError):
         pack(header, streams)

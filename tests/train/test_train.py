@@ -336,3 +336,31 @@ def test_mixed_quantization_feeds_the_synthesis_rounded_latents(photos, tmp_path
     with torch.no_grad():
         rounded = gaussian.likelihood(y_hat, scales, means)
     assert not torch.allclose(likelihood.detach(), rounded)
+
+
+def test_the_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
+    """scripts/train-gpu.sh, a few steps of small crops on the CPU: it continues the shipped
+    default, writes checkpoint and weights, and a second run resumes from the first."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train-gpu.sh"
+    out = tmp_path / "gpu"
+    env = dict(os.environ, DATA=str(photos), BATCH="1", CROP="64", HOLDOUT="0", STEPS="2")
+    env["PYTHON"] = sys.executable
+    first = subprocess.run([script, str(out)], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert "initialized" in first.stdout and "from step 0" in first.stdout
+    weights = load_file(out / "he2021-checkerboard-vr.safetensors")
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 2
+    env["STEPS"] = "3"
+    second = subprocess.run([script, str(out)], env=env, capture_output=True, text=True)
+    assert second.returncode == 0 and "from step 2" in second.stdout, second.stderr
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
+    assert not torch.equal(
+        load_file(out / "he2021-checkerboard-vr.safetensors")["synthesis.0.weight"],
+        weights["synthesis.0.weight"],
+    )
+
+
+def test_minutes_stop_a_run_with_a_checkpoint(photos, tmp_path):
+    config = _config(photos, tmp_path / "run", 1000, minutes=0.0)
+    train(config)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 1

@@ -2,18 +2,19 @@
 
 Layout (integers little-endian; `varint` is unsigned LEB128):
   magic  b"LIC"        3 bytes
-  format version       u8: 2 (1 is read too: its streams have no end marks and its digest
-                       covers the weights alone, see `lic.codec`)
+  format version       u8: 3 (1 and 2 are read too: version 3 codes the hyperprior models' y in
+                       coding tiles, 1 and 2 as one grid; version 1's streams have no end
+                       marks and its digest covers the weights alone, see `lic.codec`)
   model name           varint length + ASCII
   quality              f32 (an integer for fixed-rate models, continuous for variable-rate)
   digest               8 bytes: weights and coder constants (`lic.codec.header_digest`)
   width, height        varint, varint
   colour mode          u8: 1 = greyscale, 3 = RGB
-  metadata (version 2) u8 count, then per item u8 kind (1 = ICC profile, 2 = EXIF, 3 = XMP,
+  metadata (version ≥ 2) u8 count, then per item u8 kind (1 = ICC profile, 2 = EXIF, 3 = XMP,
                        each at most once) + varint length + bytes
   latent shapes        u8 count, then per shape u8 rank + varint per dimension
   stream lengths       u8 count, then varint per stream
-  streams              concatenated, each ending in the coder's end mark (version 2)
+  streams              concatenated, each ending in the coder's end mark (version ≥ 2)
   CRC-32               u32 over everything before it
 Every read is bounds-checked; any inconsistency raises `LicError` with a one-line reason. A
 header whose image exceeds MAX_PIXELS is refused before any image memory is allocated.
@@ -29,9 +30,9 @@ from dataclasses import dataclass, field
 from lic.errors import LicError
 
 MAGIC = b"LIC"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: The versions this module reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 26  # 67 megapixels
 MODES = {1: "L", 3: "RGB"}

@@ -37,7 +37,7 @@ from lic.coding import Decoder
 from lic.entropy import EntropyModel, FactorizedDensity
 from lic.errors import LicError
 from lic.layers import GainUnit
-from lic.models.tiling import HALO, TILE, tiled
+from lic.models.tiling import CODING_TILE, HALO, TILE, tiled
 
 
 @dataclass
@@ -80,13 +80,26 @@ class CompressionModel(nn.Module):
     #: nn.Sequential transforms ending and starting with a (transposed) convolution.
     gain_sites: dict[str, tuple[str, str]] = {}
 
-    def __init__(self, rate_points: int = 0) -> None:
+    #: The family's name in the papers' words (`lic.catalog` lists its models and sizes): the
+    #: model is `family` at a fixed quality, or `<family>-vr` with gain units.
+    family: str = ""
+    #: The smallest sizes the architecture takes: tests and quick benchmarks build these.
+    small_sizes: dict[str, int] = {"N": 16, "M": 24}
+
+    def __init__(self, rate_points: int = 0, quality: int | None = None) -> None:
         super().__init__()
         if rate_points > HIGHEST_QUALITY + 1:
             raise ValueError(f"at most {HIGHEST_QUALITY + 1} rate points (qualities 0–8)")
+        if rate_points and quality is not None:
+            raise ValueError("a variable-rate model takes its quality when coding, not here")
+        #: The registered name, and a fixed-rate model's quality (its λ; None if variable-rate).
+        self.name = f"{self.family}-vr" if rate_points else self.family
+        self.quality = quality
         self.rate_points = rate_points
         self.lowest_quality = lowest_quality(rate_points)
         self.gains = nn.ModuleDict()
+        self.register_state_dict_post_hook(_context_at_top)
+        self.register_load_state_dict_pre_hook(_context_inside)
 
     @property
     def variable_rate(self) -> bool:
@@ -118,6 +131,12 @@ class CompressionModel(nn.Module):
         (weight and bias) and the inverse gain into the consumer's input channels. The twin
         computes the same function without gain units (equal up to float rounding).
         """
+        unfoldable = {k for k in self.gains if not k.endswith("_inverse")} - set(self.gain_sites)
+        if unfoldable:
+            raise LicError(
+                f"the gains of {', '.join(sorted(unfoldable))} sit beside layers other than "
+                "convolutions: this model has no fixed-rate twin to fold into"
+            )
         q = self.quality_tensor(quality, 1)
         state = {k: v.clone() for k, v in self.state_dict().items() if not k.startswith("gains.")}
         for latent, (producer, consumer) in self.gain_sites.items():
@@ -232,9 +251,14 @@ class CompressionModel(nn.Module):
         raise NotImplementedError
 
     def decode_latents(
-        self, decoders: list[Decoder], shapes: list[tuple[int, ...]], q: torch.Tensor | None
+        self,
+        decoders: list[Decoder],
+        shapes: list[tuple[int, ...]],
+        q: torch.Tensor | None,
+        coding_tile: int | None = CODING_TILE,
     ) -> torch.Tensor:
-        """ŷ (gain applied) from one decoder per stream: exactly the encoder's quantized y."""
+        """ŷ (gain applied) from one decoder per stream: exactly the encoder's quantized y, its
+        coding tiles `coding_tile` latents a side (None: one grid, format versions 1 and 2)."""
         raise NotImplementedError
 
     @staticmethod
@@ -257,15 +281,17 @@ class CompressionModel(nn.Module):
         *,
         finish: Callable[[torch.Tensor], torch.Tensor] | None = None,
         marks: bool = True,
+        coding_tile: int | None = CODING_TILE,
     ) -> torch.Tensor:
         """The reconstruction g_s(ŷ) clamped to [0, 1], or `finish` of it, tile by tile.
 
         Every stream must hold exactly the symbols of its latent's shape, with the coder's check
         and end marks (`marks=False` reads format-version-1 streams, which have none): a stream
-        that ends early or holds garbage is refused before the synthesis runs."""
+        that ends early or holds garbage is refused before the synthesis runs. `coding_tile`
+        None reads y coded as one grid (format versions 1 and 2)."""
         q = self.quality_tensor(quality, 1)
         decoders = self.decoders(streams, shapes, marks)
-        y_hat = self.decode_latents(decoders, shapes, q)
+        y_hat = self.decode_latents(decoders, shapes, q, coding_tile)
         for decoder in decoders:
             decoder.check_finished()
         return self.synthesize(y_hat, q, finish or (lambda x_hat: x_hat.clamp(0, 1)))
@@ -278,3 +304,30 @@ def _channel_scale(layer: nn.Module, scale: torch.Tensor, out: bool) -> torch.Te
     # Conv2d weights are [out, in, k, k]; ConvTranspose2d weights are [in, out, k, k].
     dim = 0 if out == isinstance(layer, nn.Conv2d) else 1
     return scale.reshape([-1 if d == dim else 1 for d in range(4)])
+
+
+# The parameters of a model's context model (`model.context`, `lic.contexts`) sit at the top level
+# of its state dict, where they were before contexts became parts of their own: the shipped
+# weights files, and the weights digest every .lic file carries, keep their tensor names.
+_CONTEXT = "context."
+
+
+def _context_at_top(
+    module: nn.Module, state: dict[str, torch.Tensor], prefix: str, metadata: object
+) -> None:
+    """state_dict post-hook: `context.X` → `X`."""
+    for key in [k for k in state if k.startswith(prefix + _CONTEXT)]:
+        state[prefix + key[len(prefix + _CONTEXT) :]] = state.pop(key)
+
+
+def _context_inside(
+    module: nn.Module, state: dict[str, torch.Tensor], prefix: str, *args: object
+) -> None:
+    """load_state_dict pre-hook: `X` → `context.X` for the context's own modules."""
+    context = getattr(module, "context", None)
+    if not isinstance(context, nn.Module):
+        return
+    names = {name for name, _ in context.named_children()}
+    for key in [k for k in state if k.startswith(prefix)]:
+        if key[len(prefix) :].split(".")[0] in names:
+            state[prefix + _CONTEXT + key[len(prefix) :]] = state.pop(key)

@@ -15,11 +15,12 @@ import torch
 from torch import nn
 
 from lic.coding import Decoder, Encoder
+from lic.contexts import Context, ScaleOnly
 from lic.entropy import FactorizedDensity, GaussianConditional
 from lic.layers import GDN, conv, deconv
 from lic.models.base import Compressed, CompressionModel, ModelOutput
-from lic.models.registry import VARIABLE_RATE_CONFIG_1_TO_8, register_family
-from lic.models.tiling import tiled
+from lic.models.registry import register_family
+from lic.models.tiling import CODING_TILE, coding_tiles, tiled
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -43,11 +44,14 @@ def synthesis_transform(N: int, M: int) -> nn.Sequential:
 class FactorizedPrior(CompressionModel):
     """bmshj2018-factorized: y coded with the fully factorized density."""
 
+    family = "bmshj2018-factorized"
     stride = 16
     gain_sites = {"y": ("analysis", "synthesis")}
 
-    def __init__(self, N: int = 128, M: int = 192, rate_points: int = 0) -> None:
-        super().__init__(rate_points)
+    def __init__(
+        self, N: int = 128, M: int = 192, rate_points: int = 0, *, quality: int | None = None
+    ) -> None:
+        super().__init__(rate_points, quality)
         self.N, self.M = N, M
         self.analysis = analysis_transform(N, M)
         self.synthesis = synthesis_transform(N, M)
@@ -75,8 +79,13 @@ class FactorizedPrior(CompressionModel):
 
     @torch.no_grad()
     def decode_latents(
-        self, decoders: list[Decoder], shapes: list[tuple[int, ...]], q: torch.Tensor | None
+        self,
+        decoders: list[Decoder],
+        shapes: list[tuple[int, ...]],
+        q: torch.Tensor | None,
+        coding_tile: int | None = None,
     ) -> torch.Tensor:
+        """ŷ: the factorized density codes y one channel at a time, never in coding tiles."""
         return self.entropy_y.decompress(decoders[0], (1, *shapes[0]))
 
 
@@ -84,10 +93,11 @@ class ScaleHyperprior(CompressionModel):
     """bmshj2018-hyperprior: z = h_a(|y|) gives the σ of a zero-mean Gaussian per element of y.
 
     Also the skeleton of every hyperprior model: subclasses change `hyper_input`, the
-    transforms, and the three faces of coding y given the hyper-synthesis output
-    (`y_forward`, `y_compress`, `y_decompress`).
+    transforms and `context`, the context model that codes y given ψ = h_s(ẑ)
+    (`lic.contexts`). Outside training y is coded one coding tile at a time (`CODING_TILE`).
     """
 
+    family = "bmshj2018-hyperprior"
     stride = 64
     gain_sites = {"y": ("analysis", "synthesis"), "z": ("hyper_analysis", "hyper_synthesis")}
     #: Tile side (z positions) of h_a and h_s outside training, and the halo each needs
@@ -95,8 +105,10 @@ class ScaleHyperprior(CompressionModel):
     hyper_tile = 16
     hyper_halos = (3, 2)
 
-    def __init__(self, N: int = 128, M: int = 192, rate_points: int = 0) -> None:
-        super().__init__(rate_points)
+    def __init__(
+        self, N: int = 128, M: int = 192, rate_points: int = 0, *, quality: int | None = None
+    ) -> None:
+        super().__init__(rate_points, quality)
         self.N, self.M = N, M
         self.analysis = analysis_transform(N, M)
         self.synthesis = synthesis_transform(N, M)
@@ -112,9 +124,14 @@ class ScaleHyperprior(CompressionModel):
             nn.ReLU(inplace=True),
         )
         self.entropy_z = FactorizedDensity(N)
-        self.entropy_y = GaussianConditional()
+        self.context: Context = ScaleOnly()
         self.add_gains("y", M)
         self.add_gains("z", N)
+
+    @property
+    def entropy_y(self) -> GaussianConditional:
+        """The Gaussian conditional the context codes y with."""
+        return self.context.entropy
 
     def latent_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
         return [(self.M, height // 16, width // 16), (self.N, height // 64, width // 64)]
@@ -123,9 +140,17 @@ class ScaleHyperprior(CompressionModel):
         """What h_a sees: |y| here (the scales alone are modelled)."""
         return torch.abs(y)
 
-    def hyper(self, z_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
-        """The hyper-synthesis output for ẑ: in float64 outside training (coding precision,
-        `lic.models.base`), so every (σ, μ) computed from it is too; in tiles there."""
+    def hyper(
+        self,
+        z_hat: torch.Tensor,
+        q: torch.Tensor | None,
+        at: tuple[slice, slice] | None = None,
+    ) -> torch.Tensor:
+        """ψ = h_s(ẑ), at the y positions `at` (rows, columns; the whole grid by default).
+
+        Outside training in float64 (coding precision, `lic.models.base`), so every (σ, μ)
+        computed from it is too; the whole grid in tiles, a coding tile from ẑ widened by the
+        halo h_s needs, so a tile's ψ is the whole grid's there."""
 
         def transform(z_hat: torch.Tensor) -> torch.Tensor:
             z_hat = z_hat if self.training else z_hat.double()
@@ -133,18 +158,20 @@ class ScaleHyperprior(CompressionModel):
 
         if self.training:
             return transform(z_hat)
-        step = self.stride // self.y_stride
-        return tiled(transform, z_hat, 1, step, self.hyper_tile, self.hyper_halos[1])
-
-    def y_forward(self, y: torch.Tensor, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ŷ, p(ŷ)) given the hyper output: noisy in training, rounded as coded in eval."""
-        return self.entropy_y(y, hyper)
-
-    def y_compress(self, encoder: Encoder, y: torch.Tensor, hyper: torch.Tensor) -> None:
-        self.entropy_y.compress(encoder, y, hyper)
-
-    def y_decompress(self, decoder: Decoder, hyper: torch.Tensor) -> torch.Tensor:
-        return self.entropy_y.decompress(decoder, hyper)
+        step, halo = self.stride // self.y_stride, self.hyper_halos[1]
+        if at is None:
+            return tiled(transform, z_hat, 1, step, self.hyper_tile, halo)
+        (rows, cols), (height, width) = at, z_hat.shape[2:]
+        r0, c0 = max(rows.start // step - halo, 0), max(cols.start // step - halo, 0)
+        r1 = min(-(-rows.stop // step) + halo, height)
+        c1 = min(-(-cols.stop // step) + halo, width)
+        psi = transform(z_hat[:, :, r0:r1, c0:c1])
+        return psi[
+            :,
+            :,
+            rows.start - r0 * step : rows.stop - r0 * step,
+            cols.start - c0 * step : cols.stop - c0 * step,
+        ]
 
     def _latents(
         self, x: torch.Tensor, q: torch.Tensor | None
@@ -163,33 +190,46 @@ class ScaleHyperprior(CompressionModel):
         q = self.quality_tensor(quality, x.shape[0])
         y, z = self._latents(x, q)
         z_hat, z_likelihood = self.entropy_z(z)
-        y_hat, y_likelihood = self.y_forward(y, self.hyper(z_hat, q))
+        if self.training:
+            y_hat, y_likelihood = self.context(y, self.hyper(z_hat, q))
+        else:  # exactly as coded, tile by tile
+            y_hat, y_likelihood = (y.new_empty(y.shape) for _ in range(2))
+            for at in coding_tiles(*y.shape[2:], CODING_TILE):
+                tile = (..., *at)
+                y_hat[tile], y_likelihood[tile] = self.context(y[tile], self.hyper(z_hat, q, at))
         x_hat = self.synthesize(y_hat, q)
         return ModelOutput(x_hat, {"y": y_likelihood, "z": z_likelihood}, y_hat)
 
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
+    def compress(
+        self, x: torch.Tensor, quality: float | None = None, *, coding_tile: int = CODING_TILE
+    ) -> Compressed:
+        """The y and z streams; y coded tile by tile (`coding_tile` latents a side)."""
         self.check_one_image(x)
         q = self.quality_tensor(quality, 1)
         y, z = self._latents(x, q)
         z_encoder, y_encoder = Encoder(), Encoder()
         z_hat = self.entropy_z.compress(z_encoder, z)
-        self.y_compress(y_encoder, y, self.hyper(z_hat, q))
+        for at in coding_tiles(*y.shape[2:], coding_tile):
+            self.context.compress(y_encoder, y[(..., *at)], self.hyper(z_hat, q, at))
         return Compressed(
             [y_encoder.finish(), z_encoder.finish()], [tuple(y.shape[1:]), tuple(z.shape[1:])]
         )
 
     @torch.no_grad()
     def decode_latents(
-        self, decoders: list[Decoder], shapes: list[tuple[int, ...]], q: torch.Tensor | None
+        self,
+        decoders: list[Decoder],
+        shapes: list[tuple[int, ...]],
+        q: torch.Tensor | None,
+        coding_tile: int | None = CODING_TILE,
     ) -> torch.Tensor:
         z_hat = self.entropy_z.decompress(decoders[1], (1, *shapes[1]))
-        return self.y_decompress(decoders[0], self.hyper(z_hat, q))
+        y_hat = torch.empty(1, *shapes[0])  # float32: what the synthesis takes
+        for at in coding_tiles(*shapes[0][1:], coding_tile):
+            y_hat[(..., *at)] = self.context.decompress(decoders[0], self.hyper(z_hat, q, at))
+        return y_hat
 
 
-# Ballé et al. 2018 use N=128, M=192 for the low rates and N=192, M=320 for the high ones; the
-# λ of each quality is the field's table (lic.train.loss.LAMBDAS).
-_SIZES = {q: {"N": 128, "M": 192} if q <= 5 else {"N": 192, "M": 320} for q in range(1, 9)}
-
-register_family("bmshj2018-factorized", FactorizedPrior, _SIZES, VARIABLE_RATE_CONFIG_1_TO_8)
-register_family("bmshj2018-hyperprior", ScaleHyperprior, _SIZES, VARIABLE_RATE_CONFIG_1_TO_8)
+register_family(FactorizedPrior)
+register_family(ScaleHyperprior)

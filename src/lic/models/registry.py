@@ -67,10 +67,13 @@ class ModelSpec:
         found = catalog.weights_path(self.entry, key)
         return found or weights.WEIGHTS_DIR / f"{self.entry.stem(key)}.safetensors"
 
-    def build(self, quality: float | None) -> torch.nn.Module:
-        model = self.builder(**self.config(quality))
-        model.name = self.name
-        model.quality = None if self.variable_rate else self._key(quality)
+    def build(self, quality: float | None, **sizes: Any) -> torch.nn.Module:
+        """The model at `quality` (a fixed-rate one's; None for a variable-rate model),
+        untrained; `sizes` override the catalog's (e.g. N and M, for training)."""
+        fixed = {} if self.variable_rate else {"quality": self._key(quality)}
+        model = self.builder(**{**self.config(quality), **sizes}, **fixed)
+        if model.name != self.name:
+            raise ValueError(f"{type(model).__name__} names itself {model.name}, not {self.name}")
         return model
 
 
@@ -84,21 +87,17 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-#: The variable-rate variant's size: the low-rate transforms, nine gain vectors (qualities 0–8).
-VARIABLE_RATE_CONFIG = {"N": 128, "M": 192, "rate_points": 9}
-#: The same with eight (qualities 1–8): the families whose shipped weights predate quality 0.
-VARIABLE_RATE_CONFIG_1_TO_8 = {"N": 128, "M": 192, "rate_points": 8}
-
-
-def register_family(
-    name: str,
-    builder: Callable[..., Any],
-    sizes: dict[int, dict[str, Any]],
-    variable: dict[str, Any] = VARIABLE_RATE_CONFIG,
-) -> None:
-    """Register `name` at fixed qualities 1–8 and its variable-rate variant `name-vr`."""
-    register(ModelSpec(name, builder, sizes))
-    register(ModelSpec(f"{name}-vr", builder, {0: variable}, variable_rate=True))
+def register_family(builder: Callable[..., Any]) -> None:
+    """Register the class `builder` under every name of its family in `lic.catalog` (its
+    fixed-rate qualities and its variable-rate variant `<family>-vr`, where listed), with the
+    sizes listed there: the catalog is the one list of models and their sizes, each model
+    class declares its family (`CompressionModel.family`)."""
+    names = [n for n in (builder.family, f"{builder.family}-vr") if n in catalog.MODELS]
+    if not names:
+        raise ValueError(f"lic/catalog.py lists no model of the family {builder.family!r}")
+    for name in names:
+        entry = catalog.MODELS[name]
+        register(ModelSpec(name, builder, entry.configs, entry.variable_rate))
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -132,10 +131,10 @@ def save_weights(
 ) -> None:
     """Write the model's state dict as safetensors (tensors only, nothing executable), its
     floating-point tensors as `dtype` (`SHIPPED_DTYPE` for weights to ship)."""
-    save_file(half_state(model.state_dict(), dtype), str(path))
+    save_file(state_as(model.state_dict(), dtype), str(path))
 
 
-def half_state(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+def state_as(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """`state` with its floating-point tensors as `dtype` (rounded to nearest), ready to save."""
     return {
         k: (v.to(dtype) if v.is_floating_point() else v).detach().contiguous().cpu()

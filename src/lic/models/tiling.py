@@ -10,8 +10,11 @@ part of the result gives the untiled output up to float rounding (the convolutio
 in another order), with only one tile's activations in memory at a time: a 12-megapixel photo's
 first GDN layer alone is 1.5 GB in float32, a tile of 48² latents (768² pixels, halo 2) 0.1 GB.
 
-Nothing here is coded: the tiles only bound the transforms' memory, the latents are coded as one
-grid, so the streams are those of the untiled path (up to the float rounding of y itself).
+These tiles only bound the transforms' memory; they change nothing in the streams. The entropy
+coding of the hyperprior models has tiles of its own, `CODING_TILE` (format version 3): each
+coding tile of y is coded by the context on its own, as if it were a whole latent grid (its
+context sees zeros beyond the tile; its ψ is computed from ẑ with a halo, so it has no seam),
+one tile after another into the same stream, so coding holds one tile's parameters at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +30,23 @@ TILE = 48
 #: kodim01 with tiles of 8: a halo of 1 moves y by 0.46, of 2 (or more) by 4e-5, float rounding.
 #: The overhead on a large image: (48 + 2·2)² / 48² = 1.17× the untiled transform's work.
 HALO = 2
+#: Side, in latent positions of y, of the tiles the hyperprior models' contexts code one at a
+#: time (format version 3; versions 1 and 2 code y as one grid). A Kodak image is one tile.
+CODING_TILE = 64
+
+
+def coding_tiles(rows: int, cols: int, tile: int | None) -> list[tuple[slice, slice]]:
+    """The coding tiles of a rows × cols latent grid in raster order (one tile if `tile` is
+    None: format versions 1 and 2)."""
+    if tile is None:
+        return [(slice(0, rows), slice(0, cols))]
+    if tile < 1:
+        raise ValueError("tile must be ≥ 1")
+    return [
+        (slice(r, min(r + tile, rows)), slice(c, min(c + tile, cols)))
+        for r in range(0, rows, tile)
+        for c in range(0, cols, tile)
+    ]
 
 
 def tiled(

@@ -30,6 +30,9 @@ class TrainConfig:
     clip: float = option(1.0, "gradient norm clip")
     bf16: bool = option(True, "bf16 autocast for the transforms (likelihoods stay float32)")
     threads: int | None = option(None, "torch threads (default: all cores)")
+    minutes: float | None = option(
+        None, "stop (with a checkpoint) after this many minutes of this process's wall clock"
+    )
     seed: int = option(0, "seed of crops, qualities and initialization")
     init: str | None = option(None, "start from these safetensors weights (what fits)")
     holdout: int = option(0, "the last K photos validate instead of training")

@@ -37,11 +37,8 @@ from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
 def _build(config: TrainConfig) -> torch.nn.Module:
     spec = get_spec(config.model)
     quality = None if spec.variable_rate else (1 if config.quality is None else config.quality)
-    model = spec.build(quality)
-    if config.channels is not None:
-        kwargs = dict(spec.config(quality), N=config.channels[0], M=config.channels[1])
-        model = spec.builder(**kwargs)
-        model.name, model.quality = spec.name, None if spec.variable_rate else quality
+    sizes = {} if config.channels is None else dict(zip("NM", config.channels))
+    model = spec.build(quality, **sizes)
     if config.init:  # every tensor that fits: the same model, or a relative to start from
         loaded = load_weights(model, config.init, partial=True)
         loaded += _extend_gains(model, load_file(config.init), config.metric)
@@ -268,12 +265,26 @@ def train(config: TrainConfig) -> Path:
             log.flush()
         if step % config.checkpoint_every == 0 or step == config.steps:
             save()
+        if config.minutes is not None and _time_is_up(config, started, device, distributed):
+            save()
+            break
     if progress is not None:
         progress.close()
     if distributed:  # leave together: a rank whose peer has gone aborts in gloo
         dist.barrier()
         dist.destroy_process_group()
     return checkpoint_path
+
+
+def _time_is_up(
+    config: TrainConfig, started: float, device: torch.device, distributed: bool
+) -> bool:
+    """Whether `config.minutes` have passed since the loop started (rank 0's clock decides
+    for every rank, so that all stop after the same step)."""
+    up = torch.tensor([time.perf_counter() - started >= 60 * config.minutes], device=device)
+    if distributed:
+        dist.broadcast(up, 0)
+    return bool(up.item())
 
 
 def export(checkpoint: str | Path, out: str | Path) -> None:

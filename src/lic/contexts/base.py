@@ -1,0 +1,67 @@
+"""What every context model shares, and the two without a context: σ alone, and (σ, μ).
+
+A context model says how y is coded given ψ, the hyper-synthesis output at the same positions.
+It has the three faces of a model, for y alone:
+- `forward(y, psi)`: (ŷ as the synthesis sees it, the likelihood of every element of y). In
+  training ŷ is noisy (or rounded straight-through) and the context runs densely; in eval mode
+  it is exactly what coding gives, so the eval forward and a real file agree.
+- `compress(encoder, y, psi)`: codes round(y − μ) into the encoder's stream, in the context's
+  order, and returns ŷ (what the decoder will give back: contexts built on others need it).
+- `decompress(decoder, psi)`: ŷ decoded from that stream, exactly the encoder's.
+Outside training ψ is float64 (`lic.models.base`, coding precision), so every σ and μ a context
+computes from it is too. A context codes whatever grid it is given: the hyperprior models hand
+it one coding tile of y at a time (`lic.models.tiling.CODING_TILE`), so its memory is bounded.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lic.coding import Decoder, Encoder
+from lic.entropy import GaussianConditional
+
+
+class Context(nn.Module):
+    """A context model: y coded under Gaussians N(μ, σ²) whose parameters come from ψ."""
+
+    def __init__(self, entropy: GaussianConditional | None = None) -> None:
+        super().__init__()
+        #: Shared by the contexts of one model (one set of coder tables).
+        self.entropy = GaussianConditional() if entropy is None else entropy
+
+    def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def compress(self, encoder: Encoder, y: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decompress(self, decoder: Decoder, psi: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class ScaleOnly(Context):
+    """No context, zero mean: ψ is σ (Ballé et al. 2018, eq. 9)."""
+
+    def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.entropy(y, psi)
+
+    def compress(self, encoder: Encoder, y: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        return self.entropy.compress(encoder, y, psi)
+
+    def decompress(self, decoder: Decoder, psi: torch.Tensor) -> torch.Tensor:
+        return self.entropy.decompress(decoder, psi)
+
+
+class MeanScale(Context):
+    """No context: ψ is (σ, μ) stacked along channels (Minnen et al. 2018, the mean-scale
+    hyperprior); also the inner coder of each channel group of Minnen & Singh 2020."""
+
+    def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.entropy(y, *psi.chunk(2, 1))
+
+    def compress(self, encoder: Encoder, y: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        return self.entropy.compress(encoder, y, *psi.chunk(2, 1))
+
+    def decompress(self, decoder: Decoder, psi: torch.Tensor) -> torch.Tensor:
+        return self.entropy.decompress(decoder, *psi.chunk(2, 1))

@@ -1,0 +1,128 @@
+"""The checkerboard context (He, Zheng, Sun, Wang & Qin 2021, "Checkerboard context model for
+efficient learned image compression", CVPR).
+
+The latents are split in two checkerboard phases. Anchors ((h + w) even) are coded from ψ alone;
+non-anchors also see a context computed from the decoded anchors by a 5×5 checkerboard-masked
+convolution (sec. 3.2). The entropy parameters come from 1×1 convolutions over [ψ, context] as in
+Minnen et al. 2018 (fig. 4), with the context set to zero at the anchors (eq. 6). Decoding is
+two parallel passes, not H·W serial steps. ELIC (He et al. 2022) runs one inside each channel
+group, ψ then carrying the group's channel context too (`lic.contexts.channels`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from lic.coding import Decoder, Encoder
+from lic.contexts.base import Context
+from lic.entropy import GaussianConditional, quantize, round_straight_through
+from lic.layers import MaskedConv2d, checkerboard
+
+#: Positions whose entropy parameters are computed at once in coding (~75 MB in float64 for
+#: the default model); a coding tile has fewer, a format-version-2 file's whole grid more.
+POSITIONS = 8192
+
+
+class Checkerboard(Context):
+    """Two-pass checkerboard context over `channels` latents.
+
+    Args:
+        channels: channels of the y this context codes.
+        entropy_parameters: 1×1 convolutions from [ψ, context (2·channels)] to (σ, μ)
+            (2·channels), per position.
+        entropy: the Gaussian conditional to code with (shared by a model's contexts).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        entropy_parameters: nn.Sequential,
+        entropy: GaussianConditional | None = None,
+    ) -> None:
+        super().__init__(entropy)
+        if any(isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1) for m in entropy_parameters):
+            raise ValueError("the checkerboard's entropy parameters must be 1×1 convolutions")
+        self.channels = channels
+        self.context_prediction = MaskedConv2d(channels, channels * 2, 5, kind="checkerboard")
+        self.entropy_parameters = entropy_parameters
+
+    def _params(self, psi: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(σ, μ) everywhere from [ψ, context] (dense: training)."""
+        return self.entropy_parameters(torch.cat([psi, context], 1)).chunk(2, 1)
+
+    def _fill_params(
+        self,
+        grid: torch.Tensor,
+        psi: torch.Tensor,
+        anchors_hat: torch.Tensor | None,
+        phase: torch.Tensor,
+    ) -> None:
+        """Write (σ, μ) at the positions of `phase` [1, 1, H, W] alone into `grid` [B, 2C, H·W].
+
+        The entropy parameters are 1×1 convolutions: each position's come from its own features,
+        so coding computes them only where a pass codes (half the grid each), as [B, C, P, 1]
+        columns, `POSITIONS` at a time. The context comes from the decoded `anchors_hat` through
+        the masked convolution's taps, or is zero at the anchors themselves (`anchors_hat`
+        None, eq. 6)."""
+        features = psi.flatten(2)
+        for positions in phase.flatten().nonzero().squeeze(1).split(POSITIONS):
+            psi_at = features[:, :, positions]
+            if anchors_hat is None:
+                context = psi_at.new_zeros(psi_at.shape[0], self.channels * 2, len(positions))
+            else:
+                context = self.context_prediction.at(anchors_hat, positions)
+            params = self.entropy_parameters(torch.cat([psi_at, context], 1)[..., None])
+            grid[:, :, positions] = params[..., 0]
+
+    @torch.no_grad()
+    def _passes(
+        self,
+        psi: torch.Tensor,
+        decoded_anchors: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The two passes shared by coding and the eval forward: (σ, μ) of the anchors from ψ
+        alone, ŷ of the anchors from `decoded_anchors(σ, μ, anchor mask)`, then (σ, μ) of the
+        non-anchors from them through the masked context, evaluated at the non-anchors alone.
+        Returns the anchor mask, ŷ of the anchors, and σ, μ of both phases together."""
+        batch, _, height, width = psi.shape
+        anchor = checkerboard(height, width, anchor=True).to(psi.device)
+        grid = psi.new_zeros(batch, self.channels * 2, height * width)
+        scales, means = grid.view(batch, self.channels * 2, height, width).chunk(2, 1)
+        self._fill_params(grid, psi, None, anchor)
+        anchors_hat = decoded_anchors(scales, means, anchor)
+        self._fill_params(grid, psi, anchors_hat, ~anchor)
+        return anchor, anchors_hat, scales, means
+
+    def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.training:  # one dense pass: the anchors' context is zero whatever ŷ is fed in
+            if self.entropy.straight_through:  # the anchors as coded, around their own μ
+                zeros = psi.new_zeros(psi.shape[0], self.channels * 2, *psi.shape[2:])
+                _, anchor_means = self._params(psi, zeros)
+                anchors_hat = round_straight_through(y.float(), anchor_means.float())
+            else:
+                anchors_hat = quantize(y, True)
+            anchor = checkerboard(*y.shape[2:], anchor=True).to(y.device, y.dtype)
+            context = self.context_prediction(anchors_hat * anchor) * (1 - anchor)
+            return self.entropy(y, *self._params(psi, context))
+        # The anchors exactly as coded: rounded around their ψ-only means.
+        _, _, scales, means = self._passes(psi, lambda _, mu, __: quantize(y, False, mu))
+        return self.entropy(y, scales, means)
+
+    def compress(self, encoder: Encoder, y: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        def code_anchors(scales: torch.Tensor, means: torch.Tensor, anchor: torch.Tensor):
+            return self.entropy.compress(encoder, y, scales, means, mask=anchor)
+
+        anchor, anchors_hat, scales, means = self._passes(psi, code_anchors)
+        rest = self.entropy.compress(encoder, y, scales, means, mask=~anchor)
+        return torch.where(anchor, anchors_hat, rest)
+
+    def decompress(self, decoder: Decoder, psi: torch.Tensor) -> torch.Tensor:
+        def decode_anchors(scales: torch.Tensor, means: torch.Tensor, anchor: torch.Tensor):
+            return self.entropy.decompress(decoder, scales, means, mask=anchor)
+
+        anchor, anchors_hat, scales, means = self._passes(psi, decode_anchors)
+        rest = self.entropy.decompress(decoder, scales, means, mask=~anchor)
+        return torch.where(anchor, anchors_hat, rest)

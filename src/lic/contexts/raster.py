@@ -1,0 +1,103 @@
+"""The raster-order autoregressive context (Minnen, Ballé & Toderici 2018, "Joint autoregressive
+and hierarchical priors for learned image compression", NeurIPS, sec. 3 and fig. 4).
+
+A 5×5 masked convolution over ŷ (mask type A: the rows above, and the positions to the left)
+gives 2M context features, fused with ψ by 1×1 convolutions into (σ, μ). Training runs it in
+parallel over the noisy latents (also under "mixed" quantization: the rounding offsets μ would
+need the serial loop); coding is sequential in raster order, each position's context computed
+from its causal window alone (12 taps: one matrix product), the entropy-parameter network
+applied to that one position for all channels at once. One loop serves the encoder, the
+decoder and the exact eval forward.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lic.coding import Decoder, Encoder
+from lic.contexts.base import Context
+from lic.entropy import GaussianConditional, quantize
+from lic.layers import MaskedConv2d
+
+
+class Raster(Context):
+    """Serial raster-order context over `channels` latents.
+
+    Args:
+        channels: channels of the y this context codes.
+        entropy_parameters: 1×1 convolutions from [ψ, context (2·channels)] to (σ, μ).
+        entropy: the Gaussian conditional to code with.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        entropy_parameters: nn.Sequential,
+        entropy: GaussianConditional | None = None,
+    ) -> None:
+        super().__init__(entropy)
+        if not all(isinstance(m, nn.Conv2d | nn.LeakyReLU) for m in entropy_parameters):
+            raise ValueError("the serial loop applies 1×1 convolutions with LeakyReLU between")
+        self.channels = channels
+        self.context_prediction = MaskedConv2d(channels, channels * 2, 5, kind="raster")
+        self.entropy_parameters = entropy_parameters
+
+    def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.training:  # exactly what is coded: the sequential loop
+            y_hat, scales, means = self.serial(psi, y=y)
+            return y_hat, self.entropy.likelihood(y_hat, scales, means)
+        context = self.context_prediction(quantize(y, True))
+        scales, means = self.entropy_parameters(torch.cat([psi, context], 1)).chunk(2, 1)
+        return self.entropy(y, scales, means)
+
+    def compress(self, encoder: Encoder, y: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        return self.serial(psi, y=y, encoder=encoder)[0]
+
+    def decompress(self, decoder: Decoder, psi: torch.Tensor) -> torch.Tensor:
+        return self.serial(psi, decoder=decoder)[0]
+
+    @torch.no_grad()
+    def serial(
+        self,
+        psi: torch.Tensor,
+        y: torch.Tensor | None = None,
+        encoder: Encoder | None = None,
+        decoder: Decoder | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Visit y in raster order: context from the decoded causal window, then (σ, μ), then
+        round (encoder, or the exact forward pass) or decode (decoder) all channels there.
+        Returns ŷ, σ and μ, each [1, C, H, W]."""
+        k = self.context_prediction.kernel_size[0]
+        pad = k // 2
+        _, _, height, width = psi.shape
+        taps = self.context_prediction.taps  # the causal positions
+        dtype = psi.dtype  # float64 outside training (coding precision, lic.models.base)
+        weight, bias = self.context_prediction.tap_matrix(dtype)  # [2C, C·T], [2C]
+        layers = [m for m in self.entropy_parameters if isinstance(m, nn.Conv2d)]
+        matrices = [(m.weight[:, :, 0, 0].to(dtype), m.bias.to(dtype)) for m in layers]
+        y_hat = torch.zeros(1, self.channels, height + 2 * pad, width + 2 * pad, dtype=dtype)
+        all_params = torch.zeros(height, width, 2 * self.channels, dtype=dtype)
+        psi_rows = psi[0].permute(1, 2, 0)  # [H, W, P]
+        for h in range(height):
+            for w in range(width):
+                window = y_hat[0, :, h : h + k, w : w + k].flatten(1)[:, taps].flatten()
+                params = torch.cat([psi_rows[h, w], torch.addmv(bias, weight, window)])
+                for i, (matrix, b) in enumerate(matrices):
+                    params = torch.addmv(b, matrix, params)
+                    if i < len(matrices) - 1:
+                        params = torch.nn.functional.leaky_relu(params)
+                all_params[h, w] = params
+                scales, means = params[None, :, None, None].chunk(2, 1)
+                if decoder is not None:
+                    value = self.entropy.decompress(decoder, scales, means)
+                elif encoder is not None:
+                    value = self.entropy.compress(
+                        encoder, y[:, :, h : h + 1, w : w + 1], scales, means
+                    )
+                else:
+                    value = quantize(y[:, :, h : h + 1, w : w + 1], False, means)
+                y_hat[0, :, h + pad, w + pad] = value.flatten()
+        scales, means = all_params.permute(2, 0, 1)[None].chunk(2, 1)
+        y_hat = y_hat[:, :, pad : pad + height, pad : pad + width].contiguous()
+        return y_hat, scales.contiguous(), means.contiguous()
