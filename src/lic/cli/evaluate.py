@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from lic import catalog
 from lic.errors import LicError
 
 
@@ -167,15 +168,6 @@ def run_compare(args: argparse.Namespace) -> None:
     print(f"picture: {args.output}")
 
 
-BENCH_MODELS = (
-    "bmshj2018-factorized",
-    "bmshj2018-hyperprior",
-    "bmshj2018-hyperprior-vr",
-    "mbt2018-mean",
-    "mbt2018",
-    "he2021-checkerboard",
-    "minnen2020",
-)
 
 
 def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
@@ -232,7 +224,9 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     p.set_defaults(run=run_plot)
 
     p = command("bench", "time compress and decompress of whole models")
-    p.add_argument("--model", nargs="+", default=list(BENCH_MODELS), help="models to time")
+    p.add_argument(
+        "--model", nargs="+", default=sorted(catalog.MODELS), help="models to time (default: all)"
+    )
     p.add_argument("--image", help="photo to code (default: a synthetic 768×512 image)")
     p.add_argument("--quality", type=float, default=4, help="the quality coded")
     p.add_argument("--repeats", type=int, default=5, help="runs per model (the median is shown)")
