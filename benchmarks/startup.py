@@ -32,7 +32,11 @@ def main() -> None:
     Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(photo)
     script = Path(sys.executable).parent / "lic"  # the console script, as a user runs it
     lic = [str(script)] if script.exists() else [sys.executable, "-m", "lic"]
-    subprocess.run([*lic, "compress", str(photo), "-o", str(folder / "photo.lic")], check=True)
+    subprocess.run(
+        [*lic, "compress", str(photo), "-o", str(folder / "photo.lic")],
+        check=True,
+        capture_output=True,
+    )
     commands = {
         'python -c "import torch"': [sys.executable, "-c", "import torch"],
         "lic models": [*lic, "models"],

@@ -295,7 +295,10 @@ def test_fast_commands_do_not_import_torch(encoded):
     )
     result = subprocess.run([sys.executable, "-c", code, str(lic_file)], capture_output=True)
     assert result.stderr.decode().strip().splitlines()[-1] == "False"
-    assert b"lic 0." in result.stdout and f"format:   version {FORMAT_VERSION}".encode() in result.stdout
+    assert (
+        b"lic 0." in result.stdout
+        and f"format:   version {FORMAT_VERSION}".encode() in result.stdout
+    )
     listed = [line for line in result.stdout.decode().splitlines() if line.startswith(MODEL)]
     assert "shipped; Kodak 0." in listed[0]  # the registry's data and the card, without torch
 
