@@ -18,7 +18,7 @@ from typing import Any
 from lic import pillow
 from lic.errors import LicError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: Public names and the module each loads from on first use.
 _LAZY = {

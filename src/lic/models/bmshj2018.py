@@ -20,7 +20,7 @@ from lic.entropy import FactorizedDensity, GaussianConditional
 from lic.layers import GDN, conv, deconv
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.registry import register_family
-from lic.models.tiling import CODING_TILE, coding_tiles, tiled
+from lic.models.tiling import CODING_TILE, coding_tiles, release_freed_memory, tiled
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -212,6 +212,7 @@ class ScaleHyperprior(CompressionModel):
         z_hat = self.entropy_z.compress(z_encoder, z)
         for at in coding_tiles(*y.shape[2:], coding_tile):
             self.context.compress(y_encoder, y[(..., *at)], self.hyper(z_hat, q, at))
+            release_freed_memory()
         return Compressed(
             [y_encoder.finish(), z_encoder.finish()], [tuple(y.shape[1:]), tuple(z.shape[1:])]
         )
@@ -228,6 +229,7 @@ class ScaleHyperprior(CompressionModel):
         y_hat = torch.empty(1, *shapes[0])  # float32: what the synthesis takes
         for at in coding_tiles(*shapes[0][1:], coding_tile):
             y_hat[(..., *at)] = self.context.decompress(decoders[0], self.hyper(z_hat, q, at))
+            release_freed_memory()
         return y_hat
 
 

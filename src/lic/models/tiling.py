@@ -19,7 +19,10 @@ one tile after another into the same stream, so coding holds one tile's paramete
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Callable
+from functools import cache
 
 import torch
 
@@ -33,6 +36,23 @@ HALO = 2
 #: Side, in latent positions of y, of the tiles the hyperprior models' contexts code one at a
 #: time (format version 3; versions 1 and 2 code y as one grid). A Kodak image is one tile.
 CODING_TILE = 64
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    library = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(library), "malloc_trim", None) if library else None
+    return trim
+
+
+def release_freed_memory() -> None:
+    """Hand the heap memory freed by the last tile back to the system, where the C library can
+    (glibc's malloc_trim; elsewhere nothing). Tiles free and allocate blocks of many sizes, and
+    glibc keeps freed blocks below its (growing) mmap threshold in the heap: compressing a
+    67-megapixel photo peaked at 1.56 GiB without this, 1.30 GiB with it."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def coding_tiles(rows: int, cols: int, tile: int | None) -> list[tuple[slice, slice]]:
@@ -93,4 +113,6 @@ def tiled(
                 shape = (x.shape[0], result.shape[1], rows * out_step, cols * out_step)
                 out = result.new_empty(shape)
             out[:, :, r0 * out_step : r1 * out_step, c0 * out_step : c1 * out_step] = own
+            del result, own
+            release_freed_memory()
     return out
