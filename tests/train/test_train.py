@@ -17,7 +17,7 @@ from torch.nn.modules.module import register_module_forward_hook
 from lic.entropy import GaussianConditional
 from lic.layers import MaskedConv2d, checkerboard
 from lic.models.base import CompressionModel
-from lic.models.registry import get_spec
+from lic.models.registry import get_spec, save_weights
 from lic.train import TrainConfig, export, train
 from lic.train.data import CropSampler
 from lic.train.loop import sample_qualities, validate
@@ -364,3 +364,21 @@ def test_minutes_stop_a_run_with_a_checkpoint(photos, tmp_path):
     config = _config(photos, tmp_path / "run", 1000, minutes=0.0)
     train(config)
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 1
+
+
+def test_init_lr_scale_trains_only_the_new_parts_at_zero(photos, tmp_path):
+    """--init-lr-scale 0: the tensors taken from --init stay as they were, the rest train."""
+    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
+    init = tmp_path / "donor.safetensors"
+    save_weights(donor, init)
+    run = tmp_path / "run"
+    train(_config(photos, run, 3, init=str(init), init_lr_scale=0.0, quantization="noise"))
+    export(run / "checkpoint.pt", tmp_path / "out.safetensors")
+    before, after = load_file(init), load_file(tmp_path / "out.safetensors")
+    assert torch.equal(after["analysis.0.weight"], before["analysis.0.weight"])
+    assert torch.equal(after["synthesis.6.weight"], before["synthesis.6.weight"])
+    # h_s of the scale hyperprior (M outputs) is not the mean-scale one's (2M): new, trained.
+    torch.manual_seed(0)  # as `train` does before building the model
+    initial = get_spec("bmshj2018-hyperprior-vr").build(None, N=8, M=12).state_dict()
+    assert before["hyper_synthesis.4.weight"].shape != initial["hyper_synthesis.4.weight"].shape
+    assert not torch.equal(after["hyper_synthesis.4.weight"], initial["hyper_synthesis.4.weight"])

@@ -168,8 +168,6 @@ def run_compare(args: argparse.Namespace) -> None:
     print(f"picture: {args.output}")
 
 
-
-
 def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = command("eval", "compress every image of a folder to real files and measure them")
     p.add_argument("folder", help="a folder of images (e.g. the 24 Kodak photos)")

@@ -35,6 +35,11 @@ class TrainConfig:
     )
     seed: int = option(0, "seed of crops, qualities and initialization")
     init: str | None = option(None, "start from these safetensors weights (what fits)")
+    init_lr_scale: float = option(
+        1.0,
+        "learning rate of the tensors taken from --init, as a multiple of --lr (below 1: new "
+        "parts, e.g. another context, learn faster than the trained transforms around them)",
+    )
     holdout: int = option(0, "the last K photos validate instead of training")
     max_short_side: int | None = option(768, "photos are downscaled to this short side")
     checkpoint_every: int = option(500, "steps between checkpoints")

@@ -78,6 +78,24 @@ def sample_qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g:
     return None, torch.full((batch,), lmbda), None
 
 
+def _param_groups(
+    model: torch.nn.Module, params: list[torch.nn.Parameter], config: TrainConfig
+) -> list[dict]:
+    """The optimizer's groups: the tensors taken from `config.init` at `init_lr_scale` times
+    the learning rate, the others (new parts) at 1 (one group when nothing differs)."""
+    taken: set[int] = set()
+    if config.init and config.init_lr_scale != 1:
+        init = load_file(config.init)
+        state = model.state_dict(keep_vars=True)
+        taken = {id(v) for k, v in state.items() if k in init and init[k].shape == v.shape}
+    old = [p for p in params if id(p) in taken]
+    new = [p for p in params if id(p) not in taken]
+    groups = [{"params": new, "scale": 1.0}]
+    if old:
+        groups.append({"params": old, "scale": config.init_lr_scale})
+    return groups
+
+
 def _learning_rate(config: TrainConfig, step: int) -> float:
     """Constant, then ×0.1 for the last (1 − decay_at) of the steps."""
     return config.lr * (0.1 if step >= config.decay_at * config.steps else 1.0)
@@ -132,7 +150,7 @@ def train(config: TrainConfig) -> Path:
     model.entropy_y.straight_through = config.quantization == "mixed"
     aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
     main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
-    optimizer = torch.optim.Adam(main_params, lr=config.lr)
+    optimizer = torch.optim.Adam(_param_groups(model, main_params, config), lr=config.lr)
     aux_optimizer = torch.optim.Adam(aux_params, lr=config.aux_lr)
 
     files = image_files(config.data)
@@ -150,6 +168,8 @@ def train(config: TrainConfig) -> Path:
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:  # checkpoints from before the learning-rate scales
+            group.setdefault("scale", 1.0)
         aux_optimizer.load_state_dict(state["aux_optimizer"])
         step = state["step"]
         torch.set_rng_state(state["rng"])
@@ -206,7 +226,7 @@ def train(config: TrainConfig) -> Path:
     started, started_step = time.perf_counter(), step
     while step < config.steps:
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(config, step)
+            group["lr"] = group["scale"] * _learning_rate(config, step)
         x = sampler.batch(config.batch).to(device)
         quality, lmbda, weight = sample_qualities(model, config, config.batch, quality_generator)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
