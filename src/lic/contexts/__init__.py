@@ -6,7 +6,7 @@ context does): `ScaleOnly` and `MeanScale` (no context), `Checkerboard` (He et a
 2020) and `SpaceChannel` (ELIC, He et al. 2022: channel groups with a checkerboard in each).
 """
 
-from lic.contexts.base import Context, MeanScale, ScaleOnly
+from lic.contexts.base import Context, MaskedContext, MeanScale, ScaleOnly
 from lic.contexts.channels import ChannelGroups, Slices, SpaceChannel, channel_ramp, elic_groups
 from lic.contexts.checkerboard import Checkerboard
 from lic.contexts.raster import Raster
@@ -15,6 +15,7 @@ __all__ = [
     "ChannelGroups",
     "Checkerboard",
     "Context",
+    "MaskedContext",
     "MeanScale",
     "Raster",
     "ScaleOnly",

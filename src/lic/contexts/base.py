@@ -20,6 +20,7 @@ from torch import nn
 
 from lic.coding import Decoder, Encoder
 from lic.entropy import GaussianConditional
+from lic.layers import MaskedConv2d
 
 
 class Context(nn.Module):
@@ -65,3 +66,28 @@ class MeanScale(Context):
 
     def decompress(self, decoder: Decoder, psi: torch.Tensor) -> torch.Tensor:
         return self.entropy.decompress(decoder, *psi.chunk(2, 1))
+
+
+class MaskedContext(Context):
+    """A context from the decoded latents through a 5×5 masked convolution of `kind`
+    (`lic.layers.masked`), fused with ψ by `entropy_parameters` (1×1 convolutions from
+    [ψ, context (2·channels)] to (σ, μ)), as in Minnen et al. 2018, fig. 4.
+
+    Args:
+        channels: channels of the y this context codes.
+        entropy_parameters: the fusion network.
+        entropy: the Gaussian conditional to code with (shared by a model's contexts).
+    """
+
+    kind: str = ""
+
+    def __init__(
+        self,
+        channels: int,
+        entropy_parameters: nn.Sequential,
+        entropy: GaussianConditional | None = None,
+    ) -> None:
+        super().__init__(entropy)
+        self.channels = channels
+        self.context_prediction = MaskedConv2d(channels, channels * 2, 5, kind=self.kind)
+        self.entropy_parameters = entropy_parameters

@@ -17,24 +17,20 @@ import torch
 from torch import nn
 
 from lic.coding import Decoder, Encoder
-from lic.contexts.base import Context
+from lic.contexts.base import MaskedContext
 from lic.entropy import GaussianConditional, quantize, round_straight_through
-from lic.layers import MaskedConv2d, checkerboard
+from lic.layers import checkerboard
 
 #: Positions whose entropy parameters are computed at once in coding (~75 MB in float64 for
 #: the default model); a coding tile has fewer, a format-version-2 file's whole grid more.
 POSITIONS = 8192
 
 
-class Checkerboard(Context):
-    """Two-pass checkerboard context over `channels` latents.
+class Checkerboard(MaskedContext):
+    """Two-pass checkerboard context over `channels` latents (arguments: `MaskedContext`;
+    the entropy parameters must be 1×1 convolutions, computed where each pass codes)."""
 
-    Args:
-        channels: channels of the y this context codes.
-        entropy_parameters: 1×1 convolutions from [ψ, context (2·channels)] to (σ, μ)
-            (2·channels), per position.
-        entropy: the Gaussian conditional to code with (shared by a model's contexts).
-    """
+    kind = "checkerboard"
 
     def __init__(
         self,
@@ -42,12 +38,9 @@ class Checkerboard(Context):
         entropy_parameters: nn.Sequential,
         entropy: GaussianConditional | None = None,
     ) -> None:
-        super().__init__(entropy)
         if any(isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1) for m in entropy_parameters):
             raise ValueError("the checkerboard's entropy parameters must be 1×1 convolutions")
-        self.channels = channels
-        self.context_prediction = MaskedConv2d(channels, channels * 2, 5, kind="checkerboard")
-        self.entropy_parameters = entropy_parameters
+        super().__init__(channels, entropy_parameters, entropy)
 
     def _params(self, psi: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(σ, μ) everywhere from [ψ, context] (dense: training)."""

@@ -16,19 +16,16 @@ import torch
 from torch import nn
 
 from lic.coding import Decoder, Encoder
-from lic.contexts.base import Context
+from lic.contexts.base import MaskedContext
 from lic.entropy import GaussianConditional, quantize
-from lic.layers import MaskedConv2d
 
 
-class Raster(Context):
-    """Serial raster-order context over `channels` latents.
+class Raster(MaskedContext):
+    """Serial raster-order context over `channels` latents (arguments: `MaskedContext`; the
+    entropy parameters must be 1×1 convolutions with LeakyReLU between, which the serial loop
+    applies as matrices)."""
 
-    Args:
-        channels: channels of the y this context codes.
-        entropy_parameters: 1×1 convolutions from [ψ, context (2·channels)] to (σ, μ).
-        entropy: the Gaussian conditional to code with.
-    """
+    kind = "raster"
 
     def __init__(
         self,
@@ -36,12 +33,9 @@ class Raster(Context):
         entropy_parameters: nn.Sequential,
         entropy: GaussianConditional | None = None,
     ) -> None:
-        super().__init__(entropy)
         if not all(isinstance(m, nn.Conv2d | nn.LeakyReLU) for m in entropy_parameters):
             raise ValueError("the serial loop applies 1×1 convolutions with LeakyReLU between")
-        self.channels = channels
-        self.context_prediction = MaskedConv2d(channels, channels * 2, 5, kind="raster")
-        self.entropy_parameters = entropy_parameters
+        super().__init__(channels, entropy_parameters, entropy)
 
     def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.training:  # exactly what is coded: the sequential loop
