@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,19 @@ def tiny(cls: type, rate_points: int = 0, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
     quality = None if rate_points else 1
     return cls(**cls.small_sizes, rate_points=rate_points, quality=quality).eval()
+
+
+def random_convolutions(module: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """`module` in float64 with every convolution's parameters redrawn (so that no weight is
+    near-symmetric and a wrong formula cannot agree by accident)."""
+    torch.manual_seed(seed)
+    module = module.double()
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.weight.normal_(0, 1 / math.sqrt(layer.weight[0].numel()))
+                layer.bias.normal_(0, 0.1)
+    return module
 
 
 #: Every registered model class (the registry's families), each test of all models runs on.

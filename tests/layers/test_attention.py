@@ -11,18 +11,7 @@ from torch import nn
 
 from lic.layers import AttentionBlock
 from lic.layers.attention import ResidualUnit
-
-
-def _random_(module: nn.Module, seed: int) -> nn.Module:
-    """Float64, every convolution parameter redrawn."""
-    torch.manual_seed(seed)
-    module = module.double()
-    with torch.no_grad():
-        for layer in module.modules():
-            if isinstance(layer, nn.Conv2d):
-                layer.weight.normal_(0, 1 / math.sqrt(layer.weight[0].numel()))
-                layer.bias.normal_(0, 0.1)
-    return module
+from tests.conftest import random_convolutions
 
 
 def _unit(x: torch.Tensor, unit: ResidualUnit) -> torch.Tensor:
@@ -63,7 +52,7 @@ def test_residual_unit_has_a_relu_after_the_sum():
 
 
 def test_residual_unit_is_relu_of_x_when_its_last_conv_is_zero():
-    unit = _random_(ResidualUnit(6), seed=1)
+    unit = random_convolutions(ResidualUnit(6), seed=1)
     with torch.no_grad():
         unit.bottleneck.conv3.weight.zero_()
         unit.bottleneck.conv3.bias.zero_()
@@ -75,7 +64,7 @@ def test_residual_unit_is_relu_of_x_when_its_last_conv_is_zero():
 
 
 def test_attention_is_x_when_the_trunk_is_zero():
-    block = _random_(AttentionBlock(8), seed=2)
+    block = random_convolutions(AttentionBlock(8), seed=2)
     block.trunk = _Zero()
     x = torch.randn(2, 8, 5, 6, dtype=torch.float64)
     assert torch.equal(block(x), x)
@@ -83,7 +72,7 @@ def test_attention_is_x_when_the_trunk_is_zero():
 
 def test_attention_is_x_when_the_mask_is_zero():
     # The mask's 1×1 convolution outputs −1000: σ = 0 in float64, the trunk is switched off.
-    block = _random_(AttentionBlock(8), seed=3)
+    block = random_convolutions(AttentionBlock(8), seed=3)
     with torch.no_grad():
         block.mask[3].weight.zero_()
         block.mask[3].bias.fill_(-1000.0)
@@ -95,7 +84,7 @@ def test_attention_hand_computed():
     # Trunk convolutions all zero: each unit is ReLU(x + 0), so T(x) = ReLU(x). The mask's
     # 1×1 convolution is zero with bias ln 3: σ(ln 3) = 3/4. So y = x + ¾·ReLU(x):
     # 1.75·x where x > 0, x elsewhere.
-    block = _random_(AttentionBlock(4), seed=4)
+    block = random_convolutions(AttentionBlock(4), seed=4)
     _zero_convs(block.trunk)
     with torch.no_grad():
         block.mask[3].weight.zero_()
@@ -106,7 +95,7 @@ def test_attention_hand_computed():
 
 
 def test_attention_equals_formula():
-    block = _random_(AttentionBlock(8), seed=5)
+    block = random_convolutions(AttentionBlock(8), seed=5)
     x = torch.randn(2, 8, 6, 7, dtype=torch.float64)
     trunk, mask = x, x
     for unit in block.trunk:
@@ -127,7 +116,7 @@ def test_attention_keeps_the_shape(hw):
 @pytest.mark.parametrize("pixel", [(6, 6), (0, 0), (11, 3), (2, 9)])
 def test_attention_receptive_field_is_radius_3(pixel):
     # Changing one input pixel changes exactly the outputs within 3 pixels (a 7×7 window).
-    block = _random_(AttentionBlock(16), seed=6)
+    block = random_convolutions(AttentionBlock(16), seed=6)
     x = torch.randn(1, 16, 12, 12, dtype=torch.float64)
     moved = x.clone()
     moved[0, :, pixel[0], pixel[1]] += 1.0

@@ -17,6 +17,7 @@ from lic.layers import (
     ResidualBottleneck,
     subpixel_conv,
 )
+from tests.conftest import random_convolutions
 
 SLOPE = 0.01  # LeakyReLU's slope, as documented
 
@@ -39,18 +40,6 @@ def _depth_to_space(z: torch.Tensor, r: int) -> torch.Tensor:
     n, cr2, h, w = z.shape
     c = cr2 // (r * r)
     return z.reshape(n, c, r, r, h, w).permute(0, 1, 4, 2, 5, 3).reshape(n, c, h * r, w * r)
-
-
-def _random_(module: nn.Module, seed: int) -> nn.Module:
-    """Float64, every convolution parameter redrawn so no weight is near-symmetric."""
-    torch.manual_seed(seed)
-    module = module.double()
-    with torch.no_grad():
-        for layer in module.modules():
-            if isinstance(layer, nn.Conv2d):
-                layer.weight.normal_(0, 1 / math.sqrt(layer.weight[0].numel()))
-                layer.bias.normal_(0, 0.1)
-    return module
 
 
 def _changed(block: nn.Module, shape: tuple[int, ...], pixel: tuple[int, int]) -> set:
@@ -100,7 +89,7 @@ def test_bottleneck_hand_computed():
 
 
 def test_bottleneck_equals_formula_and_no_activation_after_the_sum():
-    block = _random_(ResidualBottleneck(8), seed=1)
+    block = random_convolutions(ResidualBottleneck(8), seed=1)
     x = torch.randn(2, 8, 5, 7, dtype=torch.float64)
     inner = F.relu(_conv(F.relu(_conv(x, block.conv1)), block.conv2))
     expected = x + _conv(inner, block.conv3)
@@ -109,7 +98,7 @@ def test_bottleneck_equals_formula_and_no_activation_after_the_sum():
 
 
 def test_bottleneck_is_the_identity_when_its_last_conv_is_zero():
-    block = _random_(ResidualBottleneck(6), seed=2)
+    block = random_convolutions(ResidualBottleneck(6), seed=2)
     with torch.no_grad():
         block.conv3.weight.zero_()
         block.conv3.bias.zero_()
@@ -136,7 +125,7 @@ def test_residual_block_hand_computed_leaky_slope():
 
 @pytest.mark.parametrize("in_ch,out_ch", [(4, 4), (3, 6)])
 def test_residual_block_equals_formula(in_ch, out_ch):
-    block = _random_(ResidualBlock(in_ch, out_ch), seed=3)
+    block = random_convolutions(ResidualBlock(in_ch, out_ch), seed=3)
     x = torch.randn(2, in_ch, 6, 5, dtype=torch.float64)
     out = F.leaky_relu(_conv(x, block.conv1), SLOPE)
     out = F.leaky_relu(_conv(out, block.conv2), SLOPE)
@@ -147,7 +136,7 @@ def test_residual_block_equals_formula(in_ch, out_ch):
 
 @pytest.mark.parametrize("in_ch,out_ch", [(4, 4), (3, 6)])
 def test_residual_block_is_its_skip_when_its_last_conv_is_zero(in_ch, out_ch):
-    block = _random_(ResidualBlock(in_ch, out_ch), seed=4)
+    block = random_convolutions(ResidualBlock(in_ch, out_ch), seed=4)
     with torch.no_grad():
         block.conv2.weight.zero_()
         block.conv2.bias.zero_()
@@ -182,7 +171,7 @@ def test_with_stride_follows_float64():
 @pytest.mark.parametrize("stride", [2, 3])
 def test_with_stride_equals_formula(stride):
     # Output (i, j) is centred on input (s·i, s·j): the stride-1 convolution subsampled there.
-    block = _random_(ResidualBlockWithStride(3, 4, stride), seed=5)
+    block = random_convolutions(ResidualBlockWithStride(3, 4, stride), seed=5)
     x = torch.randn(2, 3, 7, 10, dtype=torch.float64)
     out = F.leaky_relu(_conv(x, block.conv1)[..., ::stride, ::stride], SLOPE)
     out = _gdn(_conv(out, block.conv2), block.gdn, inverse=False)
@@ -191,7 +180,7 @@ def test_with_stride_equals_formula(stride):
 
 
 def test_with_stride_is_its_skip_when_its_last_conv_is_zero():
-    block = _random_(ResidualBlockWithStride(3, 4), seed=6)
+    block = random_convolutions(ResidualBlockWithStride(3, 4), seed=6)
     with torch.no_grad():
         block.conv2.weight.zero_()
         block.conv2.bias.zero_()
@@ -207,7 +196,7 @@ def test_with_stride_is_its_skip_when_its_last_conv_is_zero():
 def test_subpixel_layout_equals_index_formula():
     # r = 3 on a non-square input, so swapping the row and column offsets shows.
     r, c_in, c_out, h, w = 3, 2, 2, 2, 3
-    layer = _random_(subpixel_conv(c_in, c_out, r), seed=7)
+    layer = random_convolutions(subpixel_conv(c_in, c_out, r), seed=7)
     x = torch.randn(1, c_in, h, w, dtype=torch.float64)
     z = _conv(x, layer[0])
     out = layer(x)
@@ -230,7 +219,7 @@ def test_upsample_shape(upsample, hw):
 
 @pytest.mark.parametrize("upsample", [2, 3])
 def test_upsample_equals_formula(upsample):
-    block = _random_(ResidualBlockUpsample(4, 3, upsample), seed=8)
+    block = random_convolutions(ResidualBlockUpsample(4, 3, upsample), seed=8)
     x = torch.randn(2, 4, 3, 5, dtype=torch.float64)
     out = F.leaky_relu(_depth_to_space(_conv(x, block.subpel[0]), upsample), SLOPE)
     out = _gdn(_conv(out, block.conv), block.igdn, inverse=True)
@@ -239,7 +228,7 @@ def test_upsample_equals_formula(upsample):
 
 
 def test_upsample_is_its_skip_when_its_last_conv_is_zero():
-    block = _random_(ResidualBlockUpsample(4, 3), seed=9)
+    block = random_convolutions(ResidualBlockUpsample(4, 3), seed=9)
     with torch.no_grad():
         block.conv.weight.zero_()
         block.conv.bias.zero_()
@@ -280,7 +269,7 @@ def test_stride_two_window_is_the_documented_range():
 @pytest.mark.parametrize("pixel", [(5, 6), (0, 0), (11, 11), (3, 10), (6, 2)])
 def test_receptive_field_is_as_documented(name, pixel):
     make, reads = RECEPTIVE_FIELDS[name]
-    block = _random_(make(), seed=10)
+    block = random_convolutions(make(), seed=10)
     changed = _changed(block, (1, 16, 12, 12), pixel)
     with torch.no_grad():
         out_hw = tuple(block(torch.zeros(1, 16, 12, 12, dtype=torch.float64)).shape[2:])
