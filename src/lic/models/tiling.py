@@ -49,7 +49,8 @@ def release_freed_memory() -> None:
     """Hand the heap memory freed by the last tile back to the system, where the C library can
     (glibc's malloc_trim; elsewhere nothing). Tiles free and allocate blocks of many sizes, and
     glibc keeps freed blocks below its (growing) mmap threshold in the heap: compressing a
-    67-megapixel photo peaked at 1.56 GiB without this, 1.30 GiB with it."""
+    67-megapixel photo peaked at 1.56 GiB without this, 1.18 GiB with it
+    (`benchmarks/large_images.py`, one thread)."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
