@@ -76,6 +76,7 @@ _FAMILIES: list[tuple[str, dict[int, dict[str, Any]], dict[str, Any] | None]] = 
     # The paper's sizes at every quality; the variable-rate variant is ELIC's context on the
     # GDN transforms of the default, started from its weights (docs/training-log.md: why).
     ("elic2022", {q: dict(_HIGH) for q in range(1, 9)}, {**_VR_0_TO_8, "transforms": "gdn"}),
+    ("hu2020", _two_sizes(4, _HIGH), _VR_0_TO_8),
 ]
 
 

@@ -19,7 +19,7 @@ FLAGS = {
     "bf16": ("--fp32", "train in float32, without bf16 autocast"),
     "progress": ("--no-progress", "no progress bar"),
 }
-CHOICES = {"metric": ["mse", "ms-ssim"], "quantization": ["noise", "mixed"]}
+CHOICES = {"metric": ["mse", "ms-ssim"], "quantization": ["noise", "mixed"], "stage": [1, 2, 3]}
 INTERNAL = {"max_short_side", "aux_lr", "clip"}  # settable from Python, not worth a flag
 
 

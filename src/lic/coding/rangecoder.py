@@ -9,6 +9,9 @@ Values outside a table's support are coded as the table's escape symbol, then by
 the zig-zag code u of the overshoot is sent as its bit length n (uniform over 0…32) and its
 n − 1 bits below the leading one (uniform, in chunks of at most 16 bits).
 
+Symbols each under their own integer distribution (`lic.coding.persymbol`) are coded in the
+caller's order, one row per symbol, with the same escape and the same marks.
+
 Every stream ends with `END_MARK`, a 32-bit word coded uniformly, and after every
 `MARK_EVERY` symbols holds a 16-bit `CHECK_MARK` (format version 2). The range decoder reads
 zeros past the end of its data, and decodes any bytes to some symbols, so without marks a
@@ -25,6 +28,7 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
+from lic.coding.persymbol import FAMILY, family_weights
 from lic.coding.tables import TableSet
 from lic.errors import LicError
 
@@ -48,6 +52,16 @@ def _groups(indices: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]
     tables, starts = np.unique(sorted_indices, return_index=True)
     stops = list(starts[1:]) + [len(order)]
     return order, [(int(t), int(a), int(b)) for t, a, b in zip(tables, starts, stops)]
+
+
+def _overshoot(v: np.ndarray, length: int) -> np.ndarray:
+    """Zig-zag code u ≥ 0 of values v outside 0 … length − 1: odd below, even above."""
+    return np.where(v < 0, 2 * (-v - 1) + 1, 2 * (v - length))
+
+
+def _from_overshoot(u: np.ndarray, length: int) -> np.ndarray:
+    """The values whose `_overshoot` is u."""
+    return np.where(u % 2 == 1, -(u // 2) - 1, u // 2 + length)
 
 
 def _bypass_chunks(n: np.ndarray) -> list[np.ndarray]:
@@ -78,15 +92,38 @@ class Encoder:
             self._encode_marked(symbols, tables.model(t))
             escaped = v[below | above]
             if len(escaped):
-                u = np.where(escaped < 0, 2 * (-escaped - 1) + 1, 2 * (escaped - length))
-                self._encode_bypass(u)
+                self._encode_bypass(_overshoot(escaped, length))
 
-    def _encode_marked(self, symbols: np.ndarray, model: object) -> None:
-        """Code `symbols` under `model`, a check mark after every MARK_EVERY-th symbol."""
+    def encode_per_symbol(
+        self, values: np.ndarray, frequencies: np.ndarray, offsets: np.ndarray
+    ) -> None:
+        """Code integer `values`[i] under its own row `frequencies`[i] (integer [n, L + 1], see
+        `lic.coding.persymbol`): values offsets[i] … offsets[i] + L − 1 as themselves, others
+        as the escape (the last entry) followed by their bypass code. In the caller's order."""
+        weights = family_weights(frequencies)
+        values = np.asarray(values, dtype=np.int64).ravel()
+        offsets = np.asarray(offsets, dtype=np.int64).ravel()
+        if not len(values) == len(offsets) == len(weights):
+            raise ValueError("values, frequencies and offsets must have one entry per symbol")
+        length = weights.shape[1] - 1
+        v = values - offsets
+        outside = (v < 0) | (v >= length)
+        self._encode_marked(np.where(outside, length, v).astype(np.int32), FAMILY, weights)
+        if np.any(outside):
+            self._encode_bypass(_overshoot(v[outside], length))
+
+    def _encode_marked(
+        self, symbols: np.ndarray, model: object, weights: np.ndarray | None = None
+    ) -> None:
+        """Code `symbols` under `model` (a family: under the rows of `weights`, one a symbol),
+        a check mark after every MARK_EVERY-th symbol."""
         start = 0
         while start < len(symbols):
             piece = symbols[start : start + MARK_EVERY - self._count % MARK_EVERY]
-            self._coder.encode(piece, model)
+            if weights is None:
+                self._coder.encode(piece, model)
+            else:
+                self._coder.encode(piece, model, weights[start : start + len(piece)])
             self._count += len(piece)
             start += len(piece)
             if self._count % MARK_EVERY == 0:
@@ -152,7 +189,7 @@ class Decoder:
                 escaped = symbols == length
                 if np.any(escaped):
                     u = self._decode_bypass(int(escaped.sum()))
-                    symbols[escaped] = np.where(u % 2 == 1, -(u // 2) - 1, u // 2 + length)
+                    symbols[escaped] = _from_overshoot(u, length)
                 out[order[start:stop]] = symbols + tables.offsets[t]
         except (ValueError, RuntimeError, OverflowError, AssertionError) as error:
             # constriction asserts when the data cannot come from these tables.
@@ -162,12 +199,44 @@ class Decoder:
             self._check_end()
         return out.reshape(shape)
 
-    def _decode_marked(self, model: object, count: int) -> np.ndarray:
-        """`count` symbols under `model`, checking the marks among them (see Encoder)."""
+    def decode_per_symbol(self, frequencies: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Decode one value per row of `frequencies` (see `Encoder.encode_per_symbol`), with
+        `offsets` one a row; returns int64 values of the shape of `offsets`."""
+        weights = family_weights(frequencies)
+        shape = np.shape(offsets)
+        offsets = np.asarray(offsets, dtype=np.int64).ravel()
+        if len(offsets) != len(weights):
+            raise ValueError("frequencies and offsets must have one entry per symbol")
+        if len(offsets) > self._remaining:
+            raise LicError("corrupted file: the latents need more symbols than the stream holds")
+        length = weights.shape[1] - 1
+        try:
+            symbols = self._decode_marked(FAMILY, len(offsets), weights)
+            escaped = symbols == length
+            if np.any(escaped):
+                symbols[escaped] = _from_overshoot(self._decode_bypass(int(escaped.sum())), length)
+        except (ValueError, RuntimeError, OverflowError, AssertionError) as error:
+            raise LicError(f"corrupted stream: {error}") from None
+        self._remaining -= len(offsets)
+        if self._remaining == 0:
+            self._check_end()
+        return (symbols + offsets).reshape(shape)
+
+    def _decode_marked(
+        self, model: object, count: int, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        """`count` symbols under `model` (a family: under the rows of `weights`, one a symbol),
+        checking the marks among them (see Encoder)."""
         pieces = []
+        done = 0
         while count:
             size = min(count, MARK_EVERY - self._count % MARK_EVERY) if self._marks else count
-            pieces.append(self._coder.decode(model, size).astype(np.int64))
+            if weights is None:
+                piece = self._coder.decode(model, size)
+            else:
+                piece = self._coder.decode(model, weights[done : done + size])
+            pieces.append(piece.astype(np.int64))
+            done += size
             self._count += size
             count -= size
             if self._marks and self._count % MARK_EVERY == 0:

@@ -13,6 +13,7 @@ from lic.layers.residual import (
     ResidualBottleneck,
     subpixel_conv,
 )
+from lic.layers.signal_preserving import signal_preserving_analysis, signal_preserving_synthesis
 
 __all__ = [
     "AttentionBlock",
@@ -29,5 +30,7 @@ __all__ = [
     "conv",
     "deconv",
     "lower_bound",
+    "signal_preserving_analysis",
+    "signal_preserving_synthesis",
     "subpixel_conv",
 ]

@@ -8,11 +8,12 @@ package once it is imported, so the list answers to it).
 import sys
 import types
 
-from lic.models import bmshj2018, elic2022, he2021, mbt2018, minnen2020
+from lic.models import bmshj2018, elic2022, he2021, hu2020, mbt2018, minnen2020
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.bmshj2018 import FactorizedPrior, ScaleHyperprior
 from lic.models.elic2022 import ELIC
 from lic.models.he2021 import Checkerboard
+from lic.models.hu2020 import CoarseToFine
 from lic.models.mbt2018 import JointAutoregressive, MeanScaleHyperprior
 from lic.models.minnen2020 import ChannelSlices
 from lic.models.registry import REGISTRY, ModelSpec, get_spec, load, register
@@ -28,11 +29,13 @@ __all__ = [
     "ScaleHyperprior",
     "ChannelSlices",
     "Checkerboard",
+    "CoarseToFine",
     "ELIC",
     "MeanScaleHyperprior",
     "bmshj2018",
     "elic2022",
     "he2021",
+    "hu2020",
     "mbt2018",
     "minnen2020",
     "get_spec",

@@ -225,6 +225,8 @@ class CompressionModel(nn.Module):
         coder tables' bounds sit at the tail_mass points. Returns the final auxiliary loss.
         """
         quantiles = [m.quantiles for m in self.modules() if isinstance(m, FactorizedDensity)]
+        if not quantiles:
+            return 0.0
         optimizer = torch.optim.Adam(quantiles, lr=lr)
         for _ in range(steps):
             loss = self.aux_loss()

@@ -20,7 +20,7 @@ from lic.entropy import FactorizedDensity, GaussianConditional
 from lic.layers import GDN, conv, deconv
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.registry import register_family
-from lic.models.tiling import CODING_TILE, coding_tiles, release_freed_memory, tiled
+from lic.models.tiling import CODING_TILE, coding_tiles, release_freed_memory, tiled, windowed
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -161,17 +161,7 @@ class ScaleHyperprior(CompressionModel):
         step, halo = self.stride // self.y_stride, self.hyper_halos[1]
         if at is None:
             return tiled(transform, z_hat, 1, step, self.hyper_tile, halo)
-        (rows, cols), (height, width) = at, z_hat.shape[2:]
-        r0, c0 = max(rows.start // step - halo, 0), max(cols.start // step - halo, 0)
-        r1 = min(-(-rows.stop // step) + halo, height)
-        c1 = min(-(-cols.stop // step) + halo, width)
-        psi = transform(z_hat[:, :, r0:r1, c0:c1])
-        return psi[
-            :,
-            :,
-            rows.start - r0 * step : rows.stop - r0 * step,
-            cols.start - c0 * step : cols.stop - c0 * step,
-        ]
+        return windowed(transform, z_hat, at, step, halo)
 
     def _latents(
         self, x: torch.Tensor, q: torch.Tensor | None

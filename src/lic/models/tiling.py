@@ -70,6 +70,32 @@ def coding_tiles(rows: int, cols: int, tile: int | None) -> list[tuple[slice, sl
     ]
 
 
+def windowed(
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    coarse: torch.Tensor,
+    at: tuple[slice, slice],
+    step: int,
+    halo: int,
+) -> torch.Tensor:
+    """`transform(coarse)` at the fine positions `at` (rows, columns) alone, computed from the
+    part of `coarse` under them widened by `halo` coarse positions (clipped at the border).
+
+    `transform` maps a coarse grid to one `step` times finer (a hyper-synthesis: ẑ → ψ); with
+    its receptive field within `halo` coarse positions, the result equals the whole grid's at
+    `at` up to float rounding, so a coding tile's parameters need only the ẑ around it."""
+    (rows, cols), (height, width) = at, coarse.shape[2:]
+    r0, c0 = max(rows.start // step - halo, 0), max(cols.start // step - halo, 0)
+    r1 = min(-(-rows.stop // step) + halo, height)
+    c1 = min(-(-cols.stop // step) + halo, width)
+    fine = transform(coarse[:, :, r0:r1, c0:c1])
+    return fine[
+        :,
+        :,
+        rows.start - r0 * step : rows.stop - r0 * step,
+        cols.start - c0 * step : cols.stop - c0 * step,
+    ]
+
+
 def tiled(
     transform: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,

@@ -46,6 +46,12 @@ class TrainConfig:
     val_every: int = option(1000, "steps between held-out validations")
     log_every: int = option(50, "steps between log lines")
     channels: tuple[int, int] | None = option(None, "override the model's N and M")
+    stage: int | None = option(
+        None,
+        "models trained in stages (hu2020): 1 the main transforms alone, 2 with the hyper "
+        "layers, 3 with the aggregation network (the coded model); start each from the last "
+        "stage's weights with --init",
+    )
     balance: bool = option(
         False, "variable-rate: weight each rate point's loss by λ^(−½) (lic.train.loss)"
     )

@@ -15,6 +15,7 @@ DistributedDataParallel (gloo on the CPU, nccl on GPUs); each rank draws its own
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
+from lic.errors import LicError
 from lic.models.base import HIGHEST_QUALITY, lowest_quality
 from lic.models.registry import get_spec, load_weights, save_weights
 from lic.train.config import TrainConfig
@@ -38,6 +40,10 @@ def _build(config: TrainConfig) -> torch.nn.Module:
     spec = get_spec(config.model)
     quality = None if spec.variable_rate else (1 if config.quality is None else config.quality)
     sizes = {} if config.channels is None else dict(zip("NM", config.channels))
+    if config.stage is not None:
+        if "stage" not in inspect.signature(spec.builder).parameters:
+            raise LicError(f"{config.model} is not trained in stages: leave out --stage")
+        sizes["stage"] = config.stage
     model = spec.build(quality, **sizes)
     if config.init:  # every tensor that fits: the same model, or a relative to start from
         loaded = load_weights(model, config.init, partial=True)
@@ -151,7 +157,8 @@ def train(config: TrainConfig) -> Path:
     aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
     main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
     optimizer = torch.optim.Adam(_param_groups(model, main_params, config), lr=config.lr)
-    aux_optimizer = torch.optim.Adam(aux_params, lr=config.aux_lr)
+    # Models without factorized densities (hu2020) have no auxiliary loss.
+    aux_optimizer = torch.optim.Adam(aux_params, lr=config.aux_lr) if aux_params else None
 
     files = image_files(config.data)
     train_files = files[: len(files) - config.holdout] if config.holdout else files
@@ -170,7 +177,8 @@ def train(config: TrainConfig) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         for group in optimizer.param_groups:  # checkpoints from before the learning-rate scales
             group.setdefault("scale", 1.0)
-        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        if aux_optimizer is not None:
+            aux_optimizer.load_state_dict(state["aux_optimizer"])
         step = state["step"]
         torch.set_rng_state(state["rng"])
         sampler.generator.set_state(state["sampler_rng"])
@@ -189,7 +197,7 @@ def train(config: TrainConfig) -> Path:
         state = {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
-            "aux_optimizer": aux_optimizer.state_dict(),
+            "aux_optimizer": None if aux_optimizer is None else aux_optimizer.state_dict(),
             "step": step,
             "rng": torch.get_rng_state(),
             "sampler_rng": sampler.generator.get_state(),
@@ -245,13 +253,14 @@ def train(config: TrainConfig) -> Path:
         optimizer.step()
 
         aux = model.aux_loss()
-        aux_optimizer.zero_grad(set_to_none=True)
-        aux.backward()
-        if distributed:
-            for p in aux_params:
-                dist.all_reduce(p.grad)
-                p.grad /= dist.get_world_size()
-        aux_optimizer.step()
+        if aux_optimizer is not None:
+            aux_optimizer.zero_grad(set_to_none=True)
+            aux.backward()
+            if distributed:
+                for p in aux_params:
+                    dist.all_reduce(p.grad)
+                    p.grad /= dist.get_world_size()
+            aux_optimizer.step()
         step += 1
 
         if rank == 0 and (step % config.log_every == 0 or step == config.steps):
