@@ -170,7 +170,8 @@ def test_sequential_coding_context_equals_the_parallel_training_context():
     y = torch.randn(1, C, 5, 6) * 3
     psi = torch.randn(1, 2 * C, 5, 6)
     with torch.no_grad():
-        y_hat, scales, means = context.serial(psi, y=y)
+        y_hat, params = context.serial(psi, y=y)
+        scales, means = params.chunk(2, 1)
         dense = context.context_prediction(y_hat)
         parallel = context.entropy_parameters(torch.cat([psi, dense], 1)).chunk(2, 1)
     assert torch.allclose(scales, parallel[0], atol=1e-5)

@@ -42,9 +42,9 @@ class Checkerboard(MaskedContext):
             raise ValueError("the checkerboard's entropy parameters must be 1×1 convolutions")
         super().__init__(channels, entropy_parameters, entropy)
 
-    def _params(self, psi: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(σ, μ) everywhere from [ψ, context] (dense: training)."""
-        return self.entropy_parameters(torch.cat([psi, context], 1)).chunk(2, 1)
+    def _params(self, psi: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """The entropy parameters everywhere from [ψ, context] (dense: training)."""
+        return self.entropy_parameters(torch.cat([psi, context], 1))
 
     def _fill_params(
         self,
@@ -53,7 +53,8 @@ class Checkerboard(MaskedContext):
         anchors_hat: torch.Tensor | None,
         phase: torch.Tensor,
     ) -> None:
-        """Write (σ, μ) at the positions of `phase` [1, 1, H, W] alone into `grid` [B, 2C, H·W].
+        """Write the entropy parameters at the positions of `phase` [1, 1, H, W] alone into
+        `grid` [B, P·C, H·W] (P per latent: σ and μ for the Gaussian conditional).
 
         The entropy parameters are 1×1 convolutions: each position's come from its own features,
         so coding computes them only where a pass codes (half the grid each), as [B, C, P, 1]
@@ -74,48 +75,52 @@ class Checkerboard(MaskedContext):
     def _passes(
         self,
         psi: torch.Tensor,
-        decoded_anchors: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The two passes shared by coding and the eval forward: (σ, μ) of the anchors from ψ
-        alone, ŷ of the anchors from `decoded_anchors(σ, μ, anchor mask)`, then (σ, μ) of the
-        non-anchors from them through the masked context, evaluated at the non-anchors alone.
-        Returns the anchor mask, ŷ of the anchors, and σ, μ of both phases together."""
+        decoded_anchors: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The two passes shared by coding and the eval forward: the entropy parameters of the
+        anchors from ψ alone, ŷ of the anchors from `decoded_anchors(parameters, anchor mask)`,
+        then the parameters of the non-anchors from them through the masked context, evaluated
+        at the non-anchors alone. Returns the anchor mask, ŷ of the anchors, and the
+        parameters of both phases together."""
         batch, _, height, width = psi.shape
         anchor = checkerboard(height, width, anchor=True).to(psi.device)
-        grid = psi.new_zeros(batch, self.channels * 2, height * width)
-        scales, means = grid.view(batch, self.channels * 2, height, width).chunk(2, 1)
+        count = self.channels * self.entropy.parameters_per_latent
+        grid = psi.new_zeros(batch, count, height * width)
+        params = grid.view(batch, count, height, width)
         self._fill_params(grid, psi, None, anchor)
-        anchors_hat = decoded_anchors(scales, means, anchor)
+        anchors_hat = decoded_anchors(params, anchor)
         self._fill_params(grid, psi, anchors_hat, ~anchor)
-        return anchor, anchors_hat, scales, means
+        return anchor, anchors_hat, params
 
     def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.training:  # one dense pass: the anchors' context is zero whatever ŷ is fed in
             if self.entropy.straight_through:  # the anchors as coded, around their own μ
                 zeros = psi.new_zeros(psi.shape[0], self.channels * 2, *psi.shape[2:])
-                _, anchor_means = self._params(psi, zeros)
-                anchors_hat = round_straight_through(y.float(), anchor_means.float())
+                anchor_offset = self.entropy.offset(self._params(psi, zeros))
+                anchors_hat = round_straight_through(y.float(), anchor_offset.float())
             else:
                 anchors_hat = quantize(y, True)
             anchor = checkerboard(*y.shape[2:], anchor=True).to(y.device, y.dtype)
             context = self.context_prediction(anchors_hat * anchor) * (1 - anchor)
-            return self.entropy(y, *self._params(psi, context))
-        # The anchors exactly as coded: rounded around their ψ-only means.
-        _, _, scales, means = self._passes(psi, lambda _, mu, __: quantize(y, False, mu))
-        return self.entropy(y, scales, means)
+            return self.entropy(y, *self.entropy.split(self._params(psi, context)))
+        # The anchors exactly as coded: rounded around their ψ-only offsets (μ).
+        _, _, params = self._passes(
+            psi, lambda params, _: quantize(y, False, self.entropy.offset(params))
+        )
+        return self.entropy(y, *self.entropy.split(params))
 
     def compress(self, encoder: Encoder, y: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
-        def code_anchors(scales: torch.Tensor, means: torch.Tensor, anchor: torch.Tensor):
-            return self.entropy.compress(encoder, y, scales, means, mask=anchor)
+        def code_anchors(params: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+            return self.entropy.compress(encoder, y, *self.entropy.split(params), mask=anchor)
 
-        anchor, anchors_hat, scales, means = self._passes(psi, code_anchors)
-        rest = self.entropy.compress(encoder, y, scales, means, mask=~anchor)
+        anchor, anchors_hat, params = self._passes(psi, code_anchors)
+        rest = self.entropy.compress(encoder, y, *self.entropy.split(params), mask=~anchor)
         return torch.where(anchor, anchors_hat, rest)
 
     def decompress(self, decoder: Decoder, psi: torch.Tensor) -> torch.Tensor:
-        def decode_anchors(scales: torch.Tensor, means: torch.Tensor, anchor: torch.Tensor):
-            return self.entropy.decompress(decoder, scales, means, mask=anchor)
+        def decode_anchors(params: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+            return self.entropy.decompress(decoder, *self.entropy.split(params), mask=anchor)
 
-        anchor, anchors_hat, scales, means = self._passes(psi, decode_anchors)
-        rest = self.entropy.decompress(decoder, scales, means, mask=~anchor)
+        anchor, anchors_hat, params = self._passes(psi, decode_anchors)
+        rest = self.entropy.decompress(decoder, *self.entropy.split(params), mask=~anchor)
         return torch.where(anchor, anchors_hat, rest)

@@ -39,11 +39,11 @@ class Raster(MaskedContext):
 
     def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.training:  # exactly what is coded: the sequential loop
-            y_hat, scales, means = self.serial(psi, y=y)
-            return y_hat, self.entropy.likelihood(y_hat, scales, means)
+            y_hat, params = self.serial(psi, y=y)
+            return y_hat, self.entropy.likelihood(y_hat, *self.entropy.split(params))
         context = self.context_prediction(quantize(y, True))
-        scales, means = self.entropy_parameters(torch.cat([psi, context], 1)).chunk(2, 1)
-        return self.entropy(y, scales, means)
+        params = self.entropy_parameters(torch.cat([psi, context], 1))
+        return self.entropy(y, *self.entropy.split(params))
 
     def compress(self, encoder: Encoder, y: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
         return self.serial(psi, y=y, encoder=encoder)[0]
@@ -58,10 +58,11 @@ class Raster(MaskedContext):
         y: torch.Tensor | None = None,
         encoder: Encoder | None = None,
         decoder: Decoder | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Visit y in raster order: context from the decoded causal window, then (σ, μ), then
-        round (encoder, or the exact forward pass) or decode (decoder) all channels there.
-        Returns ŷ, σ and μ, each [1, C, H, W]."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Visit y in raster order: context from the decoded causal window, then the entropy
+        parameters (σ, μ for the Gaussian conditional), then round (encoder, or the exact
+        forward pass) or decode (decoder) all channels there. Returns ŷ [1, C, H, W] and the
+        parameters [1, P·C, H, W]."""
         k = self.context_prediction.kernel_size[0]
         pad = k // 2
         _, _, height, width = psi.shape
@@ -71,7 +72,8 @@ class Raster(MaskedContext):
         layers = [m for m in self.entropy_parameters if isinstance(m, nn.Conv2d)]
         matrices = [(m.weight[:, :, 0, 0].to(dtype), m.bias.to(dtype)) for m in layers]
         y_hat = torch.zeros(1, self.channels, height + 2 * pad, width + 2 * pad, dtype=dtype)
-        all_params = torch.zeros(height, width, 2 * self.channels, dtype=dtype)
+        count = self.entropy.parameters_per_latent * self.channels
+        all_params = torch.zeros(height, width, count, dtype=dtype)
         psi_rows = psi[0].permute(1, 2, 0)  # [H, W, P]
         for h in range(height):
             for w in range(width):
@@ -82,16 +84,16 @@ class Raster(MaskedContext):
                     if i < len(matrices) - 1:
                         params = torch.nn.functional.leaky_relu(params)
                 all_params[h, w] = params
-                scales, means = params[None, :, None, None].chunk(2, 1)
+                here = params[None, :, None, None]
                 if decoder is not None:
-                    value = self.entropy.decompress(decoder, scales, means)
+                    value = self.entropy.decompress(decoder, *self.entropy.split(here))
                 elif encoder is not None:
-                    value = self.entropy.compress(
-                        encoder, y[:, :, h : h + 1, w : w + 1], scales, means
-                    )
+                    at = y[:, :, h : h + 1, w : w + 1]
+                    value = self.entropy.compress(encoder, at, *self.entropy.split(here))
                 else:
-                    value = quantize(y[:, :, h : h + 1, w : w + 1], False, means)
+                    at = y[:, :, h : h + 1, w : w + 1]
+                    value = quantize(at, False, self.entropy.offset(here))
                 y_hat[0, :, h + pad, w + pad] = value.flatten()
-        scales, means = all_params.permute(2, 0, 1)[None].chunk(2, 1)
+        params = all_params.permute(2, 0, 1)[None].contiguous()
         y_hat = y_hat[:, :, pad : pad + height, pad : pad + width].contiguous()
-        return y_hat, scales.contiguous(), means.contiguous()
+        return y_hat, params

@@ -51,6 +51,19 @@ class GaussianConditional(EntropyModel):
             "scale_table", torch.tensor(table, dtype=torch.float64), persistent=False
         )
 
+    #: Entropy parameters per latent a context model predicts for this model: σ and μ.
+    parameters_per_latent = 2
+
+    @staticmethod
+    def split(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(σ, μ) from a context's entropy parameters, [B, 2C, …] stacked along channels."""
+        return params.chunk(2, 1)
+
+    @staticmethod
+    def offset(params: torch.Tensor) -> torch.Tensor:
+        """What y is rounded around: μ (the symbol coded is round(y − μ))."""
+        return params.chunk(2, 1)[1]
+
     def likelihood(
         self, y_hat: torch.Tensor, scales: torch.Tensor, means: torch.Tensor | None = None
     ) -> torch.Tensor:
