@@ -56,6 +56,11 @@ def _two_sizes(switch: int, high: Mapping[str, Any]) -> dict[int, dict[str, Any]
     return {q: dict(low if q <= switch else high) for q in range(1, HIGHEST_QUALITY + 1)}
 
 
+def _cheng_sizes() -> dict[int, dict[str, Any]]:
+    """Cheng et al. 2020's models: N = M, 128 up to quality 3, 192 above."""
+    return {q: {"N": 128 if q <= 3 else 192} for q in range(1, HIGHEST_QUALITY + 1)}
+
+
 _HIGH = {"N": 192, "M": 320}
 #: Variable-rate variants: the low-rate sizes and 9 rate points (qualities 0–8), or 8 (1–8)
 #: for the families whose weights predate lic's quality 0.
@@ -77,6 +82,9 @@ _FAMILIES: list[tuple[str, dict[int, dict[str, Any]], dict[str, Any] | None]] = 
     # GDN transforms of the default, started from its weights (docs/training-log.md: why).
     ("elic2022", {q: dict(_HIGH) for q in range(1, 9)}, {**_VR_0_TO_8, "transforms": "gdn"}),
     ("hu2020", _two_sizes(4, _HIGH), _VR_0_TO_8),
+    # M = N; the field's N=128 up to quality 3, 192 above (CompressAI's zoo).
+    ("cheng2020-anchor", _cheng_sizes(), {"N": 128, "rate_points": 9}),
+    ("cheng2020-attn", _cheng_sizes(), {"N": 128, "rate_points": 9}),
 ]
 
 

@@ -8,9 +8,10 @@ package once it is imported, so the list answers to it).
 import sys
 import types
 
-from lic.models import bmshj2018, elic2022, he2021, hu2020, mbt2018, minnen2020
+from lic.models import bmshj2018, cheng2020, elic2022, he2021, hu2020, mbt2018, minnen2020
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.bmshj2018 import FactorizedPrior, ScaleHyperprior
+from lic.models.cheng2020 import Cheng2020Anchor, Cheng2020Attention
 from lic.models.elic2022 import ELIC
 from lic.models.he2021 import Checkerboard
 from lic.models.hu2020 import CoarseToFine
@@ -28,11 +29,14 @@ __all__ = [
     "ModelSpec",
     "ScaleHyperprior",
     "ChannelSlices",
+    "Cheng2020Anchor",
+    "Cheng2020Attention",
     "Checkerboard",
     "CoarseToFine",
     "ELIC",
     "MeanScaleHyperprior",
     "bmshj2018",
+    "cheng2020",
     "elic2022",
     "he2021",
     "hu2020",
