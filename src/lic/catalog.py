@@ -77,6 +77,8 @@ _FAMILIES: list[tuple[str, dict[int, dict[str, Any]], dict[str, Any] | None]] = 
         None,
     ),
     ("he2021-checkerboard", _two_sizes(4, _HIGH), _VR_0_TO_8),
+    # The default's network trained for MS-SSIM (fine-tuned from its MSE weights).
+    ("he2021-checkerboard-ms-ssim", _two_sizes(4, _HIGH), _VR_0_TO_8),
     ("minnen2020", _two_sizes(4, {**_HIGH, "slices": 10}), _VR_0_TO_8),
     # The paper's sizes at every quality; the variable-rate variant is ELIC's context on the
     # GDN transforms of the default, started from its weights (docs/training-log.md: why).

@@ -23,4 +23,14 @@ class Checkerboard(MeanScaleHyperprior):
         self.context = CheckerboardContext(M, entropy_parameters(M))
 
 
+class CheckerboardMSSSIM(Checkerboard):
+    """he2021-checkerboard-ms-ssim: the same network, trained for λ·(1 − MS-SSIM) + R (the
+    field's MS-SSIM λ table, `lic.train.loss`; `lic train --metric ms-ssim`) from the MSE model's
+    weights, for those who prefer structure to PSNR. Its own name, so that a file says which
+    weights decode it."""
+
+    family = "he2021-checkerboard-ms-ssim"
+
+
 register_family(Checkerboard)
+register_family(CheckerboardMSSSIM)
