@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -318,3 +320,20 @@ def test_parameter_counts_at_192_channels():
 def test_bad_arguments_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_a_training_step_of_the_down_sampling_block_on_channels_last_pixels_survives():
+    """The first block of cheng2020's analysis sees 3-channel channels_last pixels in training:
+    with its skip as a strided 1×1 convolution, PyTorch 2.13's CPU backward corrupted the heap
+    and killed the process (run in a child, so a crash fails this test instead of the suite)."""
+    script = (
+        "import torch\n"
+        "from lic.layers import ResidualBlockWithStride\n"
+        "torch.set_num_threads(1)\n"
+        "block = ResidualBlockWithStride(3, 24)\n"
+        "x = torch.rand(2, 3, 128, 128).contiguous(memory_format=torch.channels_last)\n"
+        "for _ in range(3):\n"
+        "    block(x).pow(2).mean().backward()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-500:]

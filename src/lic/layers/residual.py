@@ -127,8 +127,11 @@ class ResidualBlockWithStride(nn.Module):
     """Down-sampling residual block (Cheng et al. 2020, sec. 3.2, fig. 3).
 
     y = GDN(W₂ LeakyReLU(W₁ x)) + S x, W₁ a 3×3 convolution with stride s (zero padding 1),
-    W₂ a 3×3 convolution, S a 1×1 convolution with stride s (it reads x[s·i, s·j]). An H×W
-    input gives ⌈H/s⌉×⌈W/s⌉: exactly H/s×W/s when s divides H and W.
+    W₂ a 3×3 convolution, S a 1×1 convolution with stride s (it reads x[s·i, s·j]; computed as
+    a 1×1 convolution of x[::s, ::s], the same function: PyTorch 2.13's CPU backward of a
+    strided 1×1 convolution of a channels_last input with 3 channels corrupts the heap, which
+    crashed the first training step of cheng2020). An H×W input gives ⌈H/s⌉×⌈W/s⌉: exactly
+    H/s×W/s when s divides H and W.
 
     Receptive field: output pixel i reads input pixels s·j − 1 … s·j + 1 for the first
     convolution's outputs j = i − 1 … i + 1 that exist. For s ≤ 3 that is the whole range
@@ -153,11 +156,12 @@ class ResidualBlockWithStride(nn.Module):
         self.activation = nn.LeakyReLU()
         self.conv2 = conv(out_channels, out_channels, kernel_size=3, stride=1)
         self.gdn = GDN(out_channels)
-        self.skip = conv(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.stride = stride
+        self.skip = conv(in_channels, out_channels, kernel_size=1, stride=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.gdn(self.conv2(self.activation(self.conv1(x))))
-        return out + self.skip(x)
+        return out + self.skip(x[:, :, :: self.stride, :: self.stride])
 
 
 class ResidualBlockUpsample(nn.Module):
