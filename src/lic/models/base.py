@@ -105,12 +105,13 @@ class CompressionModel(nn.Module):
     def variable_rate(self) -> bool:
         return self.rate_points > 0
 
-    def add_gains(self, latent: str, channels: int) -> None:
-        """Create the gain and inverse-gain units of `latent` when the model is variable-rate."""
+    def add_gains(self, latent: str, channels: int, spread: float = 0.5) -> None:
+        """Create the gain and inverse-gain units of `latent` when the model is variable-rate,
+        starting at gains 2^(±spread) per rate point apart (`GainUnit`)."""
         if self.variable_rate:
             points, first = self.rate_points, self.lowest_quality
-            self.gains[latent] = GainUnit(channels, points, first=first)
-            self.gains[latent + "_inverse"] = GainUnit(channels, points, spread=-0.5, first=first)
+            self.gains[latent] = GainUnit(channels, points, spread, first=first)
+            self.gains[latent + "_inverse"] = GainUnit(channels, points, -spread, first=first)
 
     def gain(self, latent: str, x: torch.Tensor, quality: torch.Tensor | None) -> torch.Tensor:
         """x scaled by the gain of `latent` at `quality` (identity for fixed-rate models)."""
