@@ -64,6 +64,7 @@ def record(run: Path) -> dict:
         "learning_rate": config["lr"],
         "balance": config.get("balance", False),
         "quantization": config.get("quantization", "noise"),
+        "metric": config.get("metric", "mse"),
         "data": config["data"],
         "holdout_images": config["holdout"],
         "bf16_autocast": config["bf16"],

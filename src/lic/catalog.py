@@ -105,7 +105,14 @@ MODELS: dict[str, Entry] = _entries()
 #: Models whose weights lic releases outside its wheel, each as its companion distribution
 #: `lic-weights-<name>` (`lic.weights`); the wheel holds the default codec's. A clone of the
 #: repository holds them all in `src/lic/weights/`.
-COMPANIONS = frozenset({"bmshj2018-factorized-vr", "bmshj2018-hyperprior-vr", "mbt2018-mean-vr"})
+COMPANIONS = frozenset(
+    {
+        "bmshj2018-factorized-vr",
+        "bmshj2018-hyperprior-vr",
+        "mbt2018-mean-vr",
+        "he2021-checkerboard-ms-ssim-vr",
+    }
+)
 
 
 def weights_path(entry: Entry, quality: int | None = None) -> Path | None:

@@ -1,0 +1,6 @@
+"""The weights of lic's he2021-checkerboard-ms-ssim-vr model.
+
+`he2021-checkerboard-ms-ssim-vr.safetensors` (float16) and its card
+`he2021-checkerboard-ms-ssim-vr.json` sit in this folder, where `lic.weights.locate` finds them
+(nothing here is imported).
+"""
