@@ -48,7 +48,7 @@ def test_z1_is_coded_under_its_channels_scales_times_its_gain():
         model.z1_log_scales.normal_()
         model.gains["z1"].log_gain.normal_()
         q = model.quality_tensor(6.0, 1)
-        scales = model._z1_scales(q, torch.empty(1, model.N, 2, 3))
+        scales = model._z1_scales(q, torch.Size([1, model.N, 2, 3]))
     expected = model.z1_log_scales.exp() * model.gains["z1"].gain(q).flatten()
     assert torch.allclose(scales[0, :, 1, 2].float(), expected)
 

@@ -187,10 +187,10 @@ class CoarseToFine(CompressionModel):
         z2 = self.gain("z2", self.hyper_analysis2(y), q)
         return z2, self.gain("z1", self.hyper_analysis1(z2), q)
 
-    def _z1_scales(self, q: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-        """σ of every element of z1: its channel's, times z1's gain (in `like`'s shape)."""
+    def _z1_scales(self, q: torch.Tensor | None, shape: torch.Size) -> torch.Tensor:
+        """σ of every element of a z1 of `shape`: its channel's, times z1's gain."""
         scales = self._precise(self.z1_log_scales.exp()).reshape(1, -1, 1, 1)
-        return self.gain("z1", scales, q).expand_as(like)
+        return self.gain("z1", scales, q).expand(shape)
 
     def _h1(self, z1_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         return self.hyper_synthesis1(self.inverse_gain("z1", z1_hat, q))
@@ -255,7 +255,7 @@ class CoarseToFine(CompressionModel):
             y_hat, y_likelihood = self.y_density(y)
             return ModelOutput(self.synthesize(y_hat, q), {"y": y_likelihood}, y_hat)
         z2, z1 = self._hyper_latents(y, q)
-        z1_hat, z1_likelihood = self.entropy_z(z1, self._z1_scales(q, z1))
+        z1_hat, z1_likelihood = self.entropy_z(z1, self._z1_scales(q, z1.shape))
         z2_hat, z2_likelihood = self.entropy_z(z2, *self._psi2(z1_hat, q).chunk(2, 1))
         if self.training:
             h2 = self._h2(z2_hat, q)
@@ -286,7 +286,7 @@ class CoarseToFine(CompressionModel):
         y = self.analyze(x, q)
         z2, z1 = self._hyper_latents(y, q)
         encoders = [Encoder() for _ in range(3)]
-        z1_hat = self.entropy_z.compress(encoders[2], z1, self._z1_scales(q, z1))
+        z1_hat = self.entropy_z.compress(encoders[2], z1, self._z1_scales(q, z1.shape))
         z2_hat = self.entropy_z.compress(encoders[1], z2, *self._psi2(z1_hat, q).chunk(2, 1))
         for at in coding_tiles(*y.shape[2:], coding_tile):
             self.context.compress(encoders[0], y[(..., *at)], self._psi3(z2_hat, q, at))
@@ -303,7 +303,7 @@ class CoarseToFine(CompressionModel):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(ŷ, ẑ2, ẑ1), decoded z1 → z2 → y."""
         self._check_codes()
-        z1_scales = self._z1_scales(q, torch.empty(1, *shapes[2], dtype=torch.float64))
+        z1_scales = self._z1_scales(q, torch.Size([1, *shapes[2]]))
         z1_hat = self.entropy_z.decompress(decoders[2], z1_scales)
         z2_hat = self.entropy_z.decompress(decoders[1], *self._psi2(z1_hat, q).chunk(2, 1))
         y_hat = torch.empty(1, *shapes[0])  # float32: what the synthesis takes
