@@ -159,7 +159,9 @@ def run_info(args: argparse.Namespace) -> None:
 def run_models(args: argparse.Namespace) -> None:
     from lic.catalog import models
 
-    for model in models():
+    listed = models()
+    width = max(len(model.name) for model in listed)
+    for model in listed:
         if model.variable_rate:
             kind = f"variable rate {model.qualities[0]}–{model.qualities[1]}"
         else:
@@ -177,7 +179,7 @@ def run_models(args: argparse.Namespace) -> None:
                 f"Kodak {k['bpp'][0]:.3f}–{k['bpp'][-1]:.3f} bpp, "
                 f"{k['psnr-rgb'][0]:.2f}–{k['psnr-rgb'][-1]:.2f} dB"
             )
-        print(f"{model.name:28s} {kind:20s} {'; '.join(notes) or 'no shipped weights'}")
+        print(f"{model.name:{width}s} {kind:20s} {'; '.join(notes) or 'no shipped weights'}")
 
 
 def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
