@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 
@@ -37,7 +38,14 @@ def tiny(cls: type, rate_points: int = 0, seed: int = 0) -> torch.nn.Module:
     at quality 1."""
     torch.manual_seed(seed)
     quality = None if rate_points else 1
-    return cls(**cls.small_sizes, rate_points=rate_points, quality=quality).eval()
+    gains = {"rate_points": rate_points} if rate_points else {}
+    return cls(**cls.small_sizes, **gains, quality=quality).eval()
+
+
+def has_variable_rate(cls: type) -> bool:
+    """Whether model class `cls` can be built variable-rate: its constructor takes
+    `rate_points` (gain units). A model trained to one target rate (mentzer2018) cannot."""
+    return "rate_points" in inspect.signature(cls).parameters
 
 
 def random_convolutions(module: torch.nn.Module, seed: int) -> torch.nn.Module:

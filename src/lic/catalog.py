@@ -87,6 +87,8 @@ _FAMILIES: list[tuple[str, dict[int, dict[str, Any]], dict[str, Any] | None]] = 
     # M = N; the field's N=128 up to quality 3, 192 above (CompressAI's zoo).
     ("cheng2020-anchor", _cheng_sizes(), {"N": 128, "rate_points": 9}),
     ("cheng2020-attn", _cheng_sizes(), {"N": 128, "rate_points": 9}),
+    # Fixed-rate only: one model per target rate (lic.models.mentzer2018.TARGET_BPP).
+    ("mentzer2018", {q: {"N": 128, "M": 32, "L": 6} for q in (1, 2, 3)}, None),
 ]
 
 

@@ -6,6 +6,7 @@ from lic.layers.conv import conv, deconv
 from lic.layers.gain import GainUnit
 from lic.layers.gdn import GDN
 from lic.layers.masked import MaskedConv2d, checkerboard, context_mask
+from lic.layers.masked3d import MaskedConv3d, causal_mask_3d, wavefront_times
 from lic.layers.residual import (
     ResidualBlock,
     ResidualBlockUpsample,
@@ -20,6 +21,8 @@ __all__ = [
     "GDN",
     "GainUnit",
     "MaskedConv2d",
+    "MaskedConv3d",
+    "causal_mask_3d",
     "checkerboard",
     "context_mask",
     "NonNegative",
@@ -33,4 +36,5 @@ __all__ = [
     "signal_preserving_analysis",
     "signal_preserving_synthesis",
     "subpixel_conv",
+    "wavefront_times",
 ]

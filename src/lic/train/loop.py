@@ -5,8 +5,9 @@ variable-rate model a random integer quality so that every gain vector trains, C
 2021 sec. 3.3), run the model under bf16 autocast (likelihoods stay float32 inside the entropy
 models; with `quantization="mixed"` the synthesis sees y rounded, straight through: see
 lic.entropy.base), take L = R + λ·D (each image's weighted by `balanced_weights` with
-`balance`), clip gradients, step; then one step of the auxiliary loss on the factorized
-densities' quantiles with its own optimizer.
+`balance`; a model that declares a `target_bpp`, mentzer2018, takes Mentzer et al.'s
+`target_rate_loss` instead), clip gradients, step; then one step of the auxiliary loss on the
+factorized densities' quantiles with its own optimizer.
 
 Checkpoints hold model, both optimizers, step, and the states of both random generators, so a
 resumed run continues exactly as an uninterrupted one. Under `torchrun` the model is wrapped in
@@ -16,6 +17,7 @@ DistributedDataParallel (gloo on the CPU, nccl on GPUs); each rank draws its own
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import math
 import os
@@ -33,7 +35,7 @@ from lic.models.base import HIGHEST_QUALITY, lowest_quality
 from lic.models.registry import get_spec, load_weights, save_weights
 from lic.train.config import TrainConfig
 from lic.train.data import CropSampler, image_files, load_photo
-from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
+from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss, target_rate_loss
 
 
 def _build(config: TrainConfig) -> torch.nn.Module:
@@ -72,15 +74,23 @@ def _extend_gains(model: torch.nn.Module, init: dict[str, torch.Tensor], metric:
     return extended
 
 
+def target_bpp(model: torch.nn.Module) -> float | None:
+    """The rate a model is trained to hold (`lic.train.loss.target_rate_loss`), which such a
+    model declares as `target_bpp`; None for the models of L = R + λ·D."""
+    return getattr(model, "target_bpp", None)
+
+
 def sample_qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g: torch.Generator):
-    """(quality passed to the model, λ per image, loss weight per image or None)."""
+    """(quality passed to the model, λ per image, loss weight per image or None). A model with
+    a target rate takes quality 0's λ whatever its quality: the target sets its rate."""
     if model.variable_rate:
         lowest = model.lowest_quality
         q = torch.randint(lowest, HIGHEST_QUALITY + 1, (batch,), generator=g)
         weight = balanced_weights(q, lowest, config.metric) if config.balance else None
         return q.float(), lambda_for(q, config.metric), weight
     quality = 1 if config.quality is None else config.quality
-    lmbda = config.lmbda if config.lmbda is not None else LAMBDAS[config.metric][quality]
+    key = 0 if target_bpp(model) is not None else quality
+    lmbda = config.lmbda if config.lmbda is not None else LAMBDAS[config.metric][key]
     return None, torch.full((batch,), lmbda), None
 
 
@@ -100,6 +110,16 @@ def _param_groups(
     if old:
         groups.append({"params": old, "scale": config.init_lr_scale})
     return groups
+
+
+def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` with its 4-D tensors in channels_last (oneDNN's faster layout on the CPU), what
+    `model.to(memory_format=torch.channels_last)` does to a model without 5-D tensors (which it
+    refuses: the kernels of 3D convolutions, mentzer2018's context model)."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return model
 
 
 def _learning_rate(config: TrainConfig, step: int) -> float:
@@ -152,7 +172,7 @@ def train(config: TrainConfig) -> Path:
     checkpoint_path = out / "checkpoint.pt"
 
     torch.manual_seed(config.seed + rank)
-    model = _build(config).to(device).to(memory_format=torch.channels_last)
+    model = _channels_last(_build(config).to(device))
     model.entropy_y.straight_through = config.quantization == "mixed"
     aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
     main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
@@ -231,6 +251,7 @@ def train(config: TrainConfig) -> Path:
 
         progress = tqdm(total=config.steps, initial=step, dynamic_ncols=True, mininterval=5)
     model.train()
+    target = target_bpp(model)
     started, started_step = time.perf_counter(), step
     while step < config.steps:
         for group in optimizer.param_groups:
@@ -239,14 +260,25 @@ def train(config: TrainConfig) -> Path:
         quality, lmbda, weight = sample_qualities(model, config, config.batch, quality_generator)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
             output = net(x, quality)
-        loss, bpp, mse = rd_loss(
-            output.x_hat,
-            x,
-            output.likelihoods,
-            lmbda.to(device),
-            config.metric,
-            None if weight is None else weight.to(device),
-        )
+        if target is None:
+            loss, bpp, mse = rd_loss(
+                output.x_hat,
+                x,
+                output.likelihoods,
+                lmbda.to(device),
+                config.metric,
+                None if weight is None else weight.to(device),
+            )
+        else:
+            loss, bpp, mse = target_rate_loss(
+                output.x_hat,
+                x,
+                output.likelihoods,
+                output.context_likelihoods,
+                lmbda.to(device),
+                target,
+                config.metric,
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(main_params, config.clip)

@@ -1,4 +1,5 @@
-"""The rate–distortion objective L = R + λ·D (Ballé et al. 2018, eq. 13).
+"""The rate–distortion objective L = R + λ·D (Ballé et al. 2018, eq. 13), and the target-rate
+objective of Mentzer et al. 2018 (`target_rate_loss`).
 
 R is the estimated rate in bits per pixel, Σ −log₂ p over all latents divided by the pixel
 count; D is 255²·MSE (images in [0, 1]) or 1 − MS-SSIM. The λ tables are the ones the field
@@ -70,3 +71,30 @@ def rd_loss(
     d = 255.0**2 * mse if metric == "mse" else distortion(x_hat, x, metric)
     loss = lmbda * d + bpp
     return (loss if weight is None else weight * loss).mean(), bpp.detach(), mse.detach()
+
+
+def target_rate_loss(
+    x_hat: torch.Tensor,
+    x: torch.Tensor,
+    likelihoods: dict[str, torch.Tensor],
+    context_likelihoods: dict[str, torch.Tensor],
+    lmbda: torch.Tensor,
+    target_bpp: float,
+    metric: str = "mse",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mentzer et al. 2018 (sec. 3.3 and 3.4): the auto-encoder minimizes d + β·max(R − R_t, 0),
+    R the batch's mean estimated rate (bpp), R_t the model's target; its context models minimize
+    their own cross-entropy R_P concurrently. As one loss, divided by β = 1/λ:
+      L = mean(λ·D) + max(R − R_t, 0) + R_P,
+    D as in `rd_loss`. `likelihoods` carry R's gradient to the auto-encoder alone (the context
+    models' parameters held), `context_likelihoods` R_P's to the context models alone (their
+    input held), so that the hinge, once R is below R_t, stops only the auto-encoder's rate term.
+    With λ that of quality 0 (`lic.train.loop`) the hinge binds: the plain R + λ·D optimum lies
+    below ~0.1 bpp, under every target. Returns (L, bpp [B], mse [B])."""
+    pixels = x.shape[2] * x.shape[3]
+    bpp = bits_per_pixel(likelihoods, pixels)
+    own = bits_per_pixel(context_likelihoods, pixels)
+    mse = (x_hat.float() - x).pow(2).flatten(1).mean(1)
+    d = 255.0**2 * mse if metric == "mse" else distortion(x_hat, x, metric)
+    loss = (lmbda * d).mean() + (bpp.mean() - target_bpp).clamp(min=0) + own.mean()
+    return loss, bpp.detach(), mse.detach()
