@@ -3,7 +3,8 @@
 Importable without torch, so that `lic models` and `lic.models()` answer at once; the
 registry (`lic.models.registry`) maps the same names to their classes, and a test keeps the
 two equal (every registered model here with the same constructor arguments, and nothing
-else). Fixed-rate models have one configuration per quality (1–8, the field's λ table); a
+else). Fixed-rate models have one configuration per quality (1–8, the field's λ table;
+mentzer2018 1–3, its target rates); a
 variable-rate model `<name>-vr` has one (key 0) whose `rate_points` gain vectors end at
 quality 8.
 

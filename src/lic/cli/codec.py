@@ -165,7 +165,7 @@ def run_models(args: argparse.Namespace) -> None:
         if model.variable_rate:
             kind = f"variable rate {model.qualities[0]}–{model.qualities[1]}"
         else:
-            kind = "qualities 1–8"
+            kind = f"qualities {model.qualities[0]}–{model.qualities[-1]}"
         notes = []
         if model.installed:
             notes.append("shipped")

@@ -83,6 +83,9 @@ class CompressionModel(nn.Module):
     #: The family's name in the papers' words (`lic.catalog` lists its models and sizes): the
     #: model is `family` at a fixed quality, or `<family>-vr` with gain units.
     family: str = ""
+    #: The rate (bpp) a model trained to hold one is trained to (Mentzer et al. 2018's
+    #: d + β·max(H − H_target, 0), `lic.train.loss.target_rate_loss`); None: R + λ·D.
+    target_bpp: float | None = None
     #: The smallest sizes the architecture takes: tests and quick benchmarks build these.
     small_sizes: dict[str, int] = {"N": 16, "M": 24}
 

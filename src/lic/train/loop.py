@@ -74,12 +74,6 @@ def _extend_gains(model: torch.nn.Module, init: dict[str, torch.Tensor], metric:
     return extended
 
 
-def target_bpp(model: torch.nn.Module) -> float | None:
-    """The rate a model is trained to hold (`lic.train.loss.target_rate_loss`), which such a
-    model declares as `target_bpp`; None for the models of L = R + λ·D."""
-    return getattr(model, "target_bpp", None)
-
-
 def sample_qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g: torch.Generator):
     """(quality passed to the model, λ per image, loss weight per image or None). A model with
     a target rate takes quality 0's λ whatever its quality: the target sets its rate."""
@@ -89,7 +83,7 @@ def sample_qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g:
         weight = balanced_weights(q, lowest, config.metric) if config.balance else None
         return q.float(), lambda_for(q, config.metric), weight
     quality = 1 if config.quality is None else config.quality
-    key = 0 if target_bpp(model) is not None else quality
+    key = 0 if model.target_bpp is not None else quality
     lmbda = config.lmbda if config.lmbda is not None else LAMBDAS[config.metric][key]
     return None, torch.full((batch,), lmbda), None
 
@@ -251,7 +245,7 @@ def train(config: TrainConfig) -> Path:
 
         progress = tqdm(total=config.steps, initial=step, dynamic_ncols=True, mininterval=5)
     model.train()
-    target = target_bpp(model)
+    target = model.target_bpp
     started, started_step = time.perf_counter(), step
     while step < config.steps:
         for group in optimizer.param_groups:
