@@ -113,15 +113,21 @@ def run_bench_command(args: argparse.Namespace) -> None:
         image = Image.fromarray(array.astype(np.uint8))
         source = "a synthetic image (no --image given)"
     rows = run_bench(args.model, image, args.quality, args.repeats)
-    reference = {r["model"]: r["decode_s"] for r in rows}.get("bmshj2018-hyperprior")
+    decode_s = {r["model"]: r["decode_s"] for r in rows}
+    reference = next(
+        (decode_s[n] for n in ("bmshj2018-hyperprior-vr", "bmshj2018-hyperprior") if n in decode_s),
+        None,
+    )
     print(
         f"{source}: {image.width}×{image.height}, quality {args.quality:g}, "
         f"median of {args.repeats}"
     )
     for row in rows:
         line = (
-            f"{row['model']:24s} encode {row['encode_s']:6.3f} s  decode {row['decode_s']:6.3f} s"
+            f"{row['model']:28s} encode {row['encode_s']:6.3f} s  decode {row['decode_s']:6.3f} s"
         )
+        if row["quality"] != args.quality:
+            line += f"  (quality {row['quality']:g}: its nearest)"
         if reference:
             line += f"  decode/hyperprior {row['decode_s'] / reference:5.2f}"
         if "compressai_encode_s" in row:

@@ -40,9 +40,20 @@ def _median_seconds(function, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_lic(name: str, image: Image.Image, quality: float, repeats: int) -> tuple[float, float]:
-    """(encode s, decode s) of model `name` at `quality`, shipped weights where there are."""
+def nearest_quality(name: str, quality: float) -> float:
+    """The quality `lic bench` codes with model `name`: `quality` for a variable-rate model,
+    otherwise the nearest of its fixed qualities (the lower on a tie; mentzer2018 has 1–3)."""
     spec = get_spec(name)
+    if spec.variable_rate:
+        return quality
+    return min(sorted(spec.configs), key=lambda q: abs(q - quality))
+
+
+def bench_lic(name: str, image: Image.Image, quality: float, repeats: int) -> tuple[float, float]:
+    """(encode s, decode s) of model `name` at `quality` (one it has: `nearest_quality`),
+    shipped weights where there are."""
+    spec = get_spec(name)
+    quality = nearest_quality(name, quality)
     try:
         model = load(name, None if spec.variable_rate else int(quality))
     except LicError:  # no shipped weights: the speed of the architecture, untrained
@@ -82,8 +93,9 @@ def run_bench(
     rows = []
     for name in names:
         encode_s, decode_s = bench_lic(name, image, quality, repeats)
-        row = {"model": name, "encode_s": encode_s, "decode_s": decode_s}
-        twin = bench_compressai(name, image, int(quality), repeats)
+        own = nearest_quality(name, quality)
+        row = {"model": name, "quality": own, "encode_s": encode_s, "decode_s": decode_s}
+        twin = bench_compressai(name, image, int(own), repeats)
         if twin is not None:
             row.update(
                 compressai_encode_s=twin[0],
