@@ -53,6 +53,26 @@ def test_z1_is_coded_under_its_channels_scales_times_its_gain():
     assert torch.allclose(scales[0, :, 1, 2].float(), expected)
 
 
+def test_sigma_and_mu_of_y_and_z2_follow_their_gains():
+    """The estimation networks predict (σ, μ) before the latent's gain: at every quality the
+    coded parameters are the network's output times that quality's gain, even where the layer
+    above is all zeros (which alone could not tell the qualities apart)."""
+    model = tiny(CoarseToFine, rate_points=9).eval()
+    with torch.no_grad():
+        for latent in ("y", "z2"):
+            model.gains[latent].log_gain.normal_()
+        zeros = torch.zeros(1, model.N, 2, 3, dtype=torch.float64)
+        for quality in (0.0, 3.5, 8.0):
+            q = model.quality_tensor(quality, 1)
+            h1 = model._h1(zeros, q)
+            expected = model.estimation2(h1) * model.gains["z2"].gain(q).repeat(1, 2, 1, 1)
+            assert torch.allclose(model._psi2(zeros, q), expected)
+            at = (slice(0, 4), slice(0, 6))
+            h2 = model._h2(zeros, q)
+            expected = model.estimation3(h2) * model.gains["y"].gain(q).repeat(1, 2, 1, 1)
+            assert torch.allclose(model._psi3(zeros, q, at), expected)
+
+
 def test_stage_3_starts_from_stage_2s_reconstruction():
     """The aggregation's last layer starts at zero: stage 2's weights in a stage-3 model give
     stage 2's image, and the layer that reads h1 and h2 is the one that moves first."""

@@ -179,10 +179,16 @@ class CoarseToFine(CompressionModel):
 
     @torch.no_grad()
     def fold_gains(self, quality: float) -> dict[str, torch.Tensor]:
-        """The fixed-rate twin (`CompressionModel.fold_gains`); σ of z1 takes z1's gain too."""
+        """The fixed-rate twin (`CompressionModel.fold_gains`); σ of z1 takes z1's gain too,
+        and the estimation networks' last layers those of z2 and y (`_gained`)."""
         state = super().fold_gains(quality)
-        gain = self.gains["z1"].gain(self.quality_tensor(quality, 1)).flatten()
-        state["z1_log_scales"] += gain.log()
+        q = self.quality_tensor(quality, 1)
+        state["z1_log_scales"] += self.gains["z1"].gain(q).flatten().log()
+        for latent, network in (("z2", "estimation2"), ("y", "estimation3")):
+            gain = self.gains[latent].gain(q).flatten().repeat(2)  # σ and μ
+            last = len(getattr(self, network)) - 1
+            state[f"{network}.{last}.weight"] *= gain.reshape(-1, 1, 1, 1)
+            state[f"{network}.{last}.bias"] *= gain
         return state
 
     # --- the three layers ------------------------------------------------------------------
@@ -208,16 +214,31 @@ class CoarseToFine(CompressionModel):
     def _h2(self, z2_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         return self.hyper_synthesis2(self.inverse_gain("z2", z2_hat, q))
 
+    def _gained(
+        self, latent: str, parameters: torch.Tensor, q: torch.Tensor | None
+    ) -> torch.Tensor:
+        """(σ, μ) of `latent` from its estimation network, which predicts them for the latent
+        before its gain: both times the gain, as z1's σ is. Without it the network cannot tell
+        the qualities apart where the layer above rounds to all zeros (z2 at qualities 0–2 early
+        in training): it gave y one σ for all of them (0.055, where |y − μ| was 0.025 at
+        quality 0 and 0.19 at 2) and y cost 2–3× the default's bits."""
+        scales, means = parameters.chunk(2, 1)
+        return torch.cat([self.gain(latent, scales, q), self.gain(latent, means, q)], 1)
+
     def _psi2(self, z1_hat: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
         """(σ, μ) of z2 from ẑ1 (float64 outside training)."""
-        return self.estimation2(self._h1(self._precise(z1_hat), q))
+        return self._gained("z2", self.estimation2(self._h1(self._precise(z1_hat), q)), q)
+
+    def _psi3_of(self, h2: torch.Tensor, q: torch.Tensor | None) -> torch.Tensor:
+        """(σ, μ) of y from h2."""
+        return self._gained("y", self.estimation3(h2), q)
 
     def _psi3(
         self, z2_hat: torch.Tensor, q: torch.Tensor | None, at: tuple[slice, slice]
     ) -> torch.Tensor:
         """(σ, μ) of y at the positions `at` of a coding tile, from ẑ2 around it (float64)."""
         return windowed(
-            lambda z: self.estimation3(self._h2(z, q)), z2_hat.double(), at, 2, PSI_HALO
+            lambda z: self._psi3_of(self._h2(z, q), q), z2_hat.double(), at, 2, PSI_HALO
         )
 
     def _side(
@@ -269,7 +290,7 @@ class CoarseToFine(CompressionModel):
         z2_hat, z2_likelihood = self.entropy_z(z2, *self._psi2(z1_hat, q).chunk(2, 1))
         if self.training:
             h2 = self._h2(z2_hat, q)
-            y_hat, y_likelihood = self.context(y, self.estimation3(h2))
+            y_hat, y_likelihood = self.context(y, self._psi3_of(h2, q))
             side = None if self.stage < 3 else self.aggregation.side(self._h1(z1_hat, q), h2)
         else:  # exactly as coded, tile by tile
             y_hat, y_likelihood = (y.new_empty(y.shape) for _ in range(2))
