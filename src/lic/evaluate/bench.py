@@ -53,7 +53,6 @@ def bench_lic(name: str, image: Image.Image, quality: float, repeats: int) -> tu
     """(encode s, decode s) of model `name` at `quality` (one it has: `nearest_quality`),
     shipped weights where there are."""
     spec = get_spec(name)
-    quality = nearest_quality(name, quality)
     try:
         model = load(name, None if spec.variable_rate else int(quality))
     except LicError:  # no shipped weights: the speed of the architecture, untrained
@@ -92,8 +91,8 @@ def run_bench(
     torch.set_num_threads(os.cpu_count() or 1)
     rows = []
     for name in names:
-        encode_s, decode_s = bench_lic(name, image, quality, repeats)
         own = nearest_quality(name, quality)
+        encode_s, decode_s = bench_lic(name, image, own, repeats)
         row = {"model": name, "quality": own, "encode_s": encode_s, "decode_s": decode_s}
         twin = bench_compressai(name, image, int(own), repeats)
         if twin is not None:

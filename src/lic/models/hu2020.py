@@ -38,7 +38,7 @@ from lic.contexts import MeanScale
 from lic.entropy import FactorizedDensity, GaussianConditional
 from lic.errors import LicError
 from lic.layers import conv, deconv, signal_preserving_analysis, signal_preserving_synthesis
-from lic.models.base import Compressed, CompressionModel, ModelOutput
+from lic.models.base import Compressed, CompressionModel, ModelOutput, _channel_scale
 from lic.models.bmshj2018 import analysis_transform, synthesis_transform
 from lic.models.registry import register_family
 from lic.models.tiling import CODING_TILE, coding_tiles, release_freed_memory, tiled, windowed
@@ -187,7 +187,8 @@ class CoarseToFine(CompressionModel):
         for latent, network in (("z2", "estimation2"), ("y", "estimation3")):
             gain = self.gains[latent].gain(q).flatten().repeat(2)  # σ and μ
             last = len(getattr(self, network)) - 1
-            state[f"{network}.{last}.weight"] *= gain.reshape(-1, 1, 1, 1)
+            layer = getattr(self, network)[last]
+            state[f"{network}.{last}.weight"] *= _channel_scale(layer, gain, out=True)
             state[f"{network}.{last}.bias"] *= gain
         return state
 
