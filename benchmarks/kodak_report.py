@@ -4,6 +4,11 @@ curves, as a markdown table of BD-rates and an RD plot, from files measured by `
 
     python benchmarks/kodak_report.py results/kodak/bmshj2018-hyperprior-vr.json \
         [--anchors results/kodak] [--published ../shared/anchors/published] [--plot rd.png]
+
+Another image set (the published curves are Kodak's, so they are left out):
+
+    python benchmarks/kodak_report.py results/photos/*-vr.json --images "4 held-out photos" \
+        --anchors results/photos --published "" --plot results/photos/rd.png
 """
 
 from __future__ import annotations
@@ -44,17 +49,19 @@ def main() -> None:
         default=str(Path(__file__).resolve().parents[2] / "shared" / "anchors" / "published"),
     )
     parser.add_argument("--plot", default="results/kodak/rd.png")
+    parser.add_argument("--images", default="Kodak", help="what the results were measured on")
     args = parser.parse_args()
 
     references = [Path(args.anchors) / f"{name}.json" for name in ANCHORS]
-    references += [Path(args.published) / path for path in PUBLISHED]
+    if args.published:
+        references += [Path(args.published) / path for path in PUBLISHED]
     missing = [str(p) for p in references if not p.exists()]
     references = [p for p in references if p.exists()]
 
     for path in args.results:
         curve = load_curve(path)
         r = curve["results"]
-        print(f"\n### {curve['name']} on Kodak ({path})\n")
+        print(f"\n### {curve['name']} on {args.images} ({path})\n")
         print("| quality | bpp | PSNR (dB) | MS-SSIM | MS-SSIM (dB) |")
         print("|---|---|---|---|---|")
         for i in range(len(r["bpp"])):

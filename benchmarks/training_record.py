@@ -58,12 +58,14 @@ def record(run: Path) -> dict:
     return {
         "model": config["model"],
         "init": config.get("init"),  # the weights it started from, if any
+        "stage": config.get("stage"),  # of a model trained in stages (hu2020), else None
         "steps": state["step"],
         "batch": config["batch"],
         "crop": config["crop"],
         "learning_rate": config["lr"],
         "balance": config.get("balance", False),
         "quantization": config.get("quantization", "noise"),
+        "side_warmup": config.get("side_warmup", 0),
         "metric": config.get("metric", "mse"),
         "data": config["data"],
         "holdout_images": config["holdout"],

@@ -9,7 +9,12 @@ digest of the weights, and the training record.
 
 Weights continued from earlier shipped ones (`lic train --init`) name those weights' card with
 `--previous`: its training record (which holds its own predecessors') is kept under "previous",
-and "total_cpu_hours" adds this run's CPU hours to the whole chain's.
+and "total_cpu_hours" adds this run's CPU hours to the whole chain's. A model trained in stages
+names each earlier stage's run folder too, newest first, then the card its first stage started
+from:
+
+    python benchmarks/weights_card.py hu2020-vr runs/hu3 runs/hu2020-vr-kodak.json \
+        --previous runs/hu2 src/lic/weights/he2021-checkerboard-vr.json
 
 Unchanged weights measured again (e.g. after a format change moved every file size) keep their
 card's training record: pass `-` as the run.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from training_record import record
@@ -29,12 +35,25 @@ from training_record import record
 from lic.models.registry import get_spec, load_weights, weights_digest
 
 
+def _training(path: Path) -> dict:
+    """The training record of a run folder, or the one kept in a weights card."""
+    return record(path) if path.is_dir() else json.loads(path.read_text())["training"]
+
+
+def _continued(training: dict, before: dict) -> dict:
+    """`training` with the record it continued (which holds its own predecessors) under
+    "previous", and the CPU hours of the whole chain."""
+    chain = before.get("total_cpu_hours", before["cpu_hours"])
+    total = round(training["cpu_hours"] + chain, 3)
+    return training | {"previous": [before], "total_cpu_hours": total}
+
+
 def card(
     name: str,
     run: Path | None,
     evaluation: Path,
     quality: int | None = None,
-    previous: Path | None = None,
+    previous: Sequence[Path] = (),
 ) -> Path:
     spec = get_spec(name)
     model = spec.build(quality)  # not lic.load: that checks the weights against this very card
@@ -52,11 +71,11 @@ def card(
         training = json.loads(out.read_text())["training"]
     else:
         training = record(run)
-    if previous is not None:
-        before = json.loads(previous.read_text())["training"]
-        training["previous"] = [before]
-        chain = before.get("total_cpu_hours", before["cpu_hours"])
-        training["total_cpu_hours"] = round(training["cpu_hours"] + chain, 3)
+    chain = None
+    for earlier in reversed(previous):  # the oldest first: each record holds the ones before it
+        chain = _training(earlier) if chain is None else _continued(_training(earlier), chain)
+    if chain is not None:
+        training = _continued(training, chain)
     out.write_text(
         json.dumps(
             {
@@ -83,7 +102,13 @@ if __name__ == "__main__":
     parser.add_argument("run", help="the training run folder, or - to keep the card's record")
     parser.add_argument("evaluation", type=Path)
     parser.add_argument("--quality", type=int, help="the quality of a fixed-rate model")
-    parser.add_argument("--previous", type=Path, help="the card of the weights it continued")
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="what it continued, newest first: earlier stages' run folders, then a weights card",
+    )
     args = parser.parse_args()
     run = None if args.run == "-" else Path(args.run)
     print(card(args.name, run, args.evaluation, args.quality, args.previous))
