@@ -65,7 +65,6 @@ def record(run: Path) -> dict:
         "learning_rate": config["lr"],
         "balance": config.get("balance", False),
         "quantization": config.get("quantization", "noise"),
-        "side_warmup": config.get("side_warmup", 0),
         "metric": config.get("metric", "mse"),
         "data": config["data"],
         "holdout_images": config["holdout"],

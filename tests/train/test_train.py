@@ -21,7 +21,7 @@ from lic.models.registry import get_spec, save_weights
 from lic.train import TrainConfig, export, train
 from lic.train.data import CropSampler
 from lic.train.loop import sample_qualities, validate
-from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss, side_weight
+from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss
 from tests.conftest import synthetic_photo
 
 
@@ -64,19 +64,6 @@ def test_rd_loss_is_lambda_distortion_plus_rate():
     assert LAMBDAS["mse"][1] == 0.0018 and LAMBDAS["mse"][8] == 0.18
     assert LAMBDAS["mse"][0] == 0.0018 / 4 and LAMBDAS["ms-ssim"][0] == 2.40 / 4
     assert float(lambda_for(torch.tensor([0, 1, 8]), "mse")[2]) == pytest.approx(0.18)
-
-
-def test_side_warmup_prices_the_side_information_in_from_zero():
-    assert [side_weight(s, 100) for s in (0, 25, 100, 5000)] == [0.0, 0.25, 1.0, 1.0]
-    assert side_weight(0, 0) == 1.0  # no warm-up
-    x = torch.rand(1, 3, 8, 8)
-    likelihoods = {"y": torch.full((1, 4, 2, 2), 0.5), "z2": torch.full((1, 2, 1, 1), 0.25)}
-    lmbda = torch.tensor([0.01])
-    full, bpp, _ = rd_loss(x, x, likelihoods, lmbda)
-    half, bpp_half, _ = rd_loss(x, x, likelihoods, lmbda, side=0.5)
-    assert float(full) == pytest.approx((16 + 2 * 2) / 64)  # no distortion: the rate alone
-    assert float(half) == pytest.approx((16 + 0.5 * 2 * 2) / 64)  # y's bits, half of z2's
-    assert torch.equal(bpp, bpp_half)  # the bpp reported is the whole file's
 
 
 @pytest.mark.parametrize("lowest", [0, 1])
@@ -156,21 +143,6 @@ def test_balanced_training_weights_each_image_by_its_lambda(photos, tmp_path):
             other = _expected_loss(x, quality, output, not balance, lowest)
             assert abs(other - expected) > 1e-3 * expected
             assert len(set(quality.tolist())) > 1
-
-
-def test_training_warms_the_side_information_up(photos, tmp_path, monkeypatch):
-    from lic.train import loop
-
-    seen = []
-
-    def recording(*args, side=1.0, **kw):
-        seen.append(side)
-        return rd_loss(*args, side=side, **kw)
-
-    monkeypatch.setattr(loop, "rd_loss", recording)
-    train(_config(photos, tmp_path / "w", 3, side_warmup=2))
-    train(_config(photos, tmp_path / "plain", 1))
-    assert seen == [0.0, 0.5, 1.0, 1.0]
 
 
 def test_resume_continues_exactly(photos, tmp_path):

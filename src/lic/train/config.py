@@ -55,12 +55,6 @@ class TrainConfig:
     balance: bool = option(
         False, "variable-rate: weight each rate point's loss by λ^(−½) (lic.train.loss)"
     )
-    side_warmup: int = option(
-        0,
-        "steps over which the side information's rate (every latent but y) is priced in from "
-        "0 to 1, so that new hyper-latents are not rounded to zeros before anything reads "
-        "them (lic.train.loss.side_weight; hu2020's stage 2)",
-    )
     quantization: str = option(
         "noise",
         "what the synthesis sees: y + U(−½, ½), or (mixed) y rounded as coded with a "

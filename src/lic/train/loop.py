@@ -5,8 +5,7 @@ variable-rate model a random integer quality so that every gain vector trains, C
 2021 sec. 3.3), run the model under bf16 autocast (likelihoods stay float32 inside the entropy
 models; with `quantization="mixed"` the synthesis sees y rounded, straight through: see
 lic.entropy.base), take L = R + λ·D (each image's weighted by `balanced_weights` with
-`balance`; the side information's rate priced in over the first `side_warmup` steps,
-`side_weight`; a model that declares a `target_bpp`, mentzer2018, takes Mentzer et al.'s
+`balance`; a model that declares a `target_bpp`, mentzer2018, takes Mentzer et al.'s
 `target_rate_loss` instead), clip gradients, step; then one step of the auxiliary loss on the
 factorized densities' quantiles with its own optimizer.
 
@@ -36,14 +35,7 @@ from lic.models.base import HIGHEST_QUALITY, lowest_quality
 from lic.models.registry import get_spec, load_weights, save_weights
 from lic.train.config import TrainConfig
 from lic.train.data import CropSampler, image_files, load_photo
-from lic.train.loss import (
-    LAMBDAS,
-    balanced_weights,
-    lambda_for,
-    rd_loss,
-    side_weight,
-    target_rate_loss,
-)
+from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss, target_rate_loss
 
 
 def _build(config: TrainConfig) -> torch.nn.Module:
@@ -270,7 +262,6 @@ def train(config: TrainConfig) -> Path:
                 lmbda.to(device),
                 config.metric,
                 None if weight is None else weight.to(device),
-                side=side_weight(step, config.side_warmup),
             )
         else:
             loss, bpp, mse = target_rate_loss(

@@ -39,30 +39,10 @@ def balanced_weights(quality: torch.Tensor, lowest: int, metric: str) -> torch.T
     return (weights / weights.mean())[quality.long() - lowest]
 
 
-def bits_per_pixel(
-    likelihoods: dict[str, torch.Tensor], pixels: int, side_weight: float = 1.0
-) -> torch.Tensor:
-    """Per-image rate estimate Σ −log₂ p / pixels, shape [B]; the side information's (every
-    latent but y) weighted by `side_weight`."""
-    bits = [
-        (-torch.log2(p.float())).flatten(1).sum(1) * (1.0 if name == "y" else side_weight)
-        for name, p in likelihoods.items()
-    ]
+def bits_per_pixel(likelihoods: dict[str, torch.Tensor], pixels: int) -> torch.Tensor:
+    """Per-image rate estimate Σ −log₂ p / pixels, shape [B]."""
+    bits = [(-torch.log2(p.float())).flatten(1).sum(1) for p in likelihoods.values()]
     return torch.stack(bits).sum(0) / pixels
-
-
-def side_weight(step: int, warmup: int) -> float:
-    """The weight of the side information's rate at `step` of a run with `warmup` steps of
-    warm-up: rising linearly from 0 to 1, then 1 (0 steps: always 1).
-
-    A deep hierarchical prior (hu2020's z2 and z1) starts with estimation networks that cannot
-    yet use its hyper-latents, so their rate is pure cost and the optimizer rounds them to
-    zeros for good before anything learns to read them ("posterior collapse"): trained with
-    the full rate from the start, hu2020-vr's z2 carried 0.0004 bpp at quality 4 and y cost
-    twice the default's bits. Letting the side information in for free at first and pricing it
-    in gradually is the warm-up of Sønderby et al. 2016 (Ladder VAEs, sec. 2.3) for the same
-    collapse."""
-    return 1.0 if warmup <= 0 else min(1.0, step / warmup)
 
 
 def distortion(x_hat: torch.Tensor, x: torch.Tensor, metric: str) -> torch.Tensor:
@@ -82,17 +62,14 @@ def rd_loss(
     lmbda: torch.Tensor,
     metric: str = "mse",
     weight: torch.Tensor | None = None,
-    side: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mean of w·(λ·D + R) over the batch, bpp [B], mse [B]); λ and the weight w (default 1)
-    may differ per image; R counts the side information's rate × `side` (`side_weight`), the
-    bpp returned all of it."""
+    may differ per image."""
     pixels = x.shape[2] * x.shape[3]
     bpp = bits_per_pixel(likelihoods, pixels)
-    rate = bpp if side == 1.0 else bits_per_pixel(likelihoods, pixels, side)
     mse = (x_hat.float() - x).pow(2).flatten(1).mean(1)
     d = 255.0**2 * mse if metric == "mse" else distortion(x_hat, x, metric)
-    loss = lmbda * d + rate
+    loss = lmbda * d + bpp
     return (loss if weight is None else weight * loss).mean(), bpp.detach(), mse.detach()
 
 
