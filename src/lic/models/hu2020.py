@@ -49,13 +49,6 @@ from lic.models.tiling import CODING_TILE, coding_tiles, release_freed_memory, t
 #: all of it rounded to 0: after 2500 steps of stage 2 z2 was 97% zeros at quality 4 and carried
 #: no information (y cost 1.03 bpp there, the default's 0.55).
 HYPER_START_GAIN = 16.0
-#: σ, before the latent's gain, that each estimation network predicts at the start (its last
-#: layer's weights start at zero, its bias at this σ and μ = 0): about the scale of z2 and of y
-#: before its gain at the start of stage 2 (std 1.45 and 1.46 on kodim23 from the default's
-#: transforms). At PyTorch's initialization they predicted σ near 0, bounded up to 0.11, under
-#: which one element of z2 (std 1.45) cost ~100 bits: the fastest way down was to round all of
-#: z2 to zeros, and it did within 1000 steps (0.0015 bpp at every quality), for good.
-START_SIGMA = 1.0
 #: Halo, in z2 positions, of (σ, μ) of y computed from ẑ2 for one coding tile: h_s2's 3×3
 #: convolution and the estimation network's three 3×3 convolutions see ±4 y positions (±2 of z2).
 PSI_HALO = 3
@@ -64,21 +57,14 @@ PSI_HALO = 3
 def estimation_network(channels: int, out_channels: int) -> nn.Sequential:
     """The probability-estimation network (fig. 2): h_i → (σ, μ) of the next layer's latent,
     stacked along channels as `lic.contexts.MeanScale` reads them. lic's: three 3×3
-    convolutions with LeakyReLU between them, all at the latent's resolution; it starts as
-    the plain prior (σ, μ) = (`START_SIGMA`, 0) that it must learn to beat."""
-    network = nn.Sequential(
+    convolutions with LeakyReLU between them, all at the latent's resolution."""
+    return nn.Sequential(
         conv(channels, channels, 3, 1),
         nn.LeakyReLU(inplace=True),
         conv(channels, channels, 3, 1),
         nn.LeakyReLU(inplace=True),
         conv(channels, 2 * out_channels, 3, 1),
     )
-    last = network[-1]
-    nn.init.zeros_(last.weight)
-    with torch.no_grad():
-        last.bias.zero_()
-        last.bias[:out_channels] = START_SIGMA  # (σ, μ) = (START_SIGMA, 0) everywhere at first
-    return network
 
 
 class InformationAggregation(nn.Module):
@@ -194,14 +180,10 @@ class CoarseToFine(CompressionModel):
     @torch.no_grad()
     def fold_gains(self, quality: float) -> dict[str, torch.Tensor]:
         """The fixed-rate twin (`CompressionModel.fold_gains`); σ of z1 takes z1's gain too,
-        the estimation networks' last layers those of z2 and y (`_gained`), and the
-        hyper-analysis's first layer the inverse of y's (`_hyper_latents`)."""
+        and the estimation networks' last layers those of z2 and y (`_gained`)."""
         state = super().fold_gains(quality)
         q = self.quality_tensor(quality, 1)
         state["z1_log_scales"] += self.gains["z1"].gain(q).flatten().log()
-        first = self.hyper_analysis2[0]
-        inverse = self.gains["y"].gain(q).flatten().reciprocal()
-        state["hyper_analysis2.0.weight"] *= _channel_scale(first, inverse, out=False)
         for latent, network in (("z2", "estimation2"), ("y", "estimation3")):
             gain = self.gains[latent].gain(q).flatten().repeat(2)  # σ and μ
             last = len(getattr(self, network)) - 1
@@ -219,11 +201,7 @@ class CoarseToFine(CompressionModel):
     def _hyper_latents(
         self, y: torch.Tensor, q: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z2, z1). The hyper-analysis reads y before its gain (lic's, for the variable rate):
-        the same y at every quality, where the gained y's scale spans ~30× over qualities 0–8,
-        so one mapping serves all of them; z2's own gain sets how finely each keeps it."""
-        y_plain = y if q is None else y / self.gains["y"].gain(q, y.dtype)
-        z2 = self.gain("z2", self.hyper_analysis2(y_plain), q)
+        z2 = self.gain("z2", self.hyper_analysis2(y), q)
         return z2, self.gain("z1", self.hyper_analysis1(z2), q)
 
     def _z1_scales(self, q: torch.Tensor | None, shape: torch.Size) -> torch.Tensor:
