@@ -14,21 +14,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
-from lic.codec import model_for
+from lic.codec import image_to_tensor, model_for, open_image, pad
 from lic.entropy import GaussianConditional
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
-
-
-def _photo(path: Path, stride: int) -> torch.Tensor:
-    """The photo as [1, 3, H, W] in [0, 1], cropped to a multiple of the model's stride."""
-    x = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1)[None]
-    h, w = x.shape[2] // stride * stride, x.shape[3] // stride * stride
-    return x[..., :h, :w].float() / 255
 
 
 @torch.no_grad()
@@ -64,8 +55,8 @@ def main() -> None:
         model.eval()
         own = baseline = pixels = 0.0
         for path in files:
-            x = _photo(path, model.stride)
-            a, b = bits_of_y(model, quality, x)
+            x, _ = image_to_tensor(open_image(path))  # as lic compress reads it, padded alike
+            a, b = bits_of_y(model, quality, pad(x, model.stride))
             own, baseline, pixels = own + a, baseline + b, pixels + x.shape[2] * x.shape[3]
         print(
             f"{name:28s} own prior {own / pixels:.4f}  per-channel Gaussian {baseline / pixels:.4f}"
