@@ -8,9 +8,9 @@
 # environment overrides the defaults: MODEL, DATA, MINUTES, BATCH (the crops per step: 32 of
 # 256² take a few GB, far from an H200's memory; on a smaller GPU lower it), CROP, LR, STEPS,
 # HOLDOUT, PYTHON. Then compare with the shipped weights before shipping:
-#   lic eval ../shared/data/kodak --model he2021-checkerboard-vr \
-#       --weights OUT_DIR/he2021-checkerboard-vr.safetensors --json new.json
-#   lic bd results/kodak/he2021-checkerboard-vr.json new.json
+#   lic eval ../shared/data/kodak --model MODEL \
+#       --weights OUT_DIR/MODEL.safetensors --json new.json
+#   lic bd results/kodak/MODEL.json new.json   (MODEL: the default, lic.defaults)
 set -euo pipefail
 out=${1:?usage: scripts/train-gpu.sh OUT_DIR}
 python=${PYTHON:-python}

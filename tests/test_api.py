@@ -13,6 +13,7 @@ from PIL import Image
 
 import lic
 from lic.codec import LicWarning, encode, model_for
+from lic.defaults import DEFAULT_MODEL
 from lic.models import Checkerboard, FactorizedPrior
 from tests.conftest import synthetic_photo, tiny
 
@@ -88,7 +89,7 @@ def test_decompress_info_and_targets(tmp_path):
 
 def test_the_model_list():
     listed = {m.name: m for m in lic.models()}
-    default = listed["he2021-checkerboard-vr"]
+    default = listed[DEFAULT_MODEL]
     assert default.shipped and default.variable_rate and default.qualities == (0, 8)
     assert len(default.kodak["bpp"]) == len(default.kodak["psnr-rgb"]) >= 9
     assert listed["he2021-checkerboard"].folded == (1, 2, 3, 4)

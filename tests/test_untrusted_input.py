@@ -25,7 +25,7 @@ from lic.models import registry
 from tests.conftest import synthetic_photo
 
 DATA = Path(__file__).parent / "data"
-DEFAULT = "he2021-checkerboard-vr"
+CHECKERBOARD = "he2021-checkerboard-vr"  # the model the crafted files below are written for
 #: Files written by lic's format version 1 (the release before end marks and coder constants
 #: in the digest), with the PNG that release decoded them to.
 V1_FILES = ["v1-he2021-checkerboard-vr-q2.5", "v1-bmshj2018-factorized-vr-q6-grey"]
@@ -54,7 +54,7 @@ def _crafted(model, width: int, height: int, quality: float, streams: list[bytes
 def test_a_file_claiming_a_big_image_with_empty_streams_is_refused_at_once(tmp_path, width, height):
     """Measured in a child: exit 1, one line, within seconds, without the image's memory (a
     4096×3072 synthesis alone takes over 1 GB; the decoder never gets there)."""
-    model, quality = model_for(DEFAULT, 4.0)
+    model, quality = model_for(CHECKERBOARD, 4.0)
     path = tmp_path / "crafted.lic"
     path.write_bytes(_crafted(model, width, height, quality, [b"", b""]))
     child = (  # VmHWM: this process's peak RSS since exec (ru_maxrss would count the fork's)
@@ -75,7 +75,7 @@ def test_a_file_claiming_a_big_image_with_empty_streams_is_refused_at_once(tmp_p
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.parametrize("name", [DEFAULT, "bmshj2018-factorized-vr"])
+@pytest.mark.parametrize("name", [CHECKERBOARD, "bmshj2018-factorized-vr"])
 def test_every_stream_cut_short_is_refused_before_the_synthesis(name, monkeypatch):
     model, quality = model_for(name, 3.0)
     data = encode(model, Image.fromarray(synthetic_photo(64, 96)), quality)
@@ -94,13 +94,13 @@ BAD_QUALITIES = [math.nan, math.inf, -math.inf, 9.0, -1.0]
 
 @pytest.mark.parametrize(
     "name,quality",
-    [(DEFAULT, q) for q in BAD_QUALITIES]
+    [(CHECKERBOARD, q) for q in BAD_QUALITIES]
     + [("he2021-checkerboard", q) for q in [*BAD_QUALITIES, 2.5]],
 )
 def test_a_quality_outside_the_models_range_is_refused(name, quality):
     """Fixed-rate (integer qualities 1–4 folded from the shipped -vr weights) and variable-rate
     (0–8): NaN, ±inf, out of range, and a fraction for a fixed-rate model."""
-    data = _crafted(model_for(DEFAULT, 4.0)[0], 64, 64, 4.0, [b"", b""])
+    data = _crafted(model_for(CHECKERBOARD, 4.0)[0], 64, 64, 4.0, [b"", b""])
     header, streams = unpack(data)
     header.model, header.quality = name, quality
     with pytest.raises(LicError, match="qualit"):
@@ -122,7 +122,7 @@ def test_files_of_older_format_versions_decode_to_the_same_pixels(stem):
 def test_a_changed_coder_constant_refuses_old_and_new_files(monkeypatch):
     """The scale table's lower bound decides every Gaussian table: with it changed, a file of
     either version is refused instead of decoded with other tables."""
-    model, quality = model_for(DEFAULT, 2.5)
+    model, quality = model_for(CHECKERBOARD, 2.5)
     new = encode(model, Image.fromarray(synthetic_photo(48, 72, seed=3)), quality)
     old = (DATA / f"{V1_FILES[0]}.lic").read_bytes()
     decode(new), decode(old)

@@ -113,6 +113,7 @@ COMPANIONS = frozenset(
         "bmshj2018-factorized-vr",
         "bmshj2018-hyperprior-vr",
         "mbt2018-mean-vr",
+        "he2021-checkerboard-vr",
         "he2021-checkerboard-ms-ssim-vr",
     }
 )

@@ -2,6 +2,6 @@
 plugin (importable without torch)."""
 
 #: The best shipped model on Kodak (README, Results).
-DEFAULT_MODEL = "he2021-checkerboard-vr"
+DEFAULT_MODEL = "elic2022-vr"
 #: Its quality when neither a quality nor a size, bpp or PSNR target is given.
 DEFAULT_QUALITY = 4.0

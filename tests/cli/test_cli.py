@@ -216,21 +216,26 @@ def test_the_default_codes_down_to_quality_0(encoded, weights, tmp_path):
     assert "[0, 8]" in err
 
 
-def test_fold_then_code_with_the_fixed_rate_model(encoded, weights, tmp_path):
-    png, _ = encoded
+def test_fold_then_code_with_the_fixed_rate_model(tmp_path):
+    """A variable-rate model folds into its fixed-rate twin where their sizes match
+    (he2021-checkerboard q1–4), and says so in one line where they do not."""
+    model = "he2021-checkerboard-vr"
+    png, weights = tmp_path / "photo.png", tmp_path / "w.safetensors"
+    Image.fromarray(synthetic_photo(45, 70)).save(png)
+    torch.manual_seed(0)
+    save_weights(get_spec(model).build(None), weights)
     folded = tmp_path / "q3.safetensors"
-    result = lic("fold", "--model", MODEL, "--quality", 3, "--weights", weights[0], "-o", folded)
+    result = lic("fold", "--model", model, "--quality", 3, "--weights", weights, "-o", folded)
     assert result.returncode == 0, result.stderr
     fixed, variable = tmp_path / "fixed.lic", tmp_path / "variable.lic"
-    model = MODEL.removesuffix("-vr")
-    args = ("--quality", 3, "--model", model, "--weights", folded, "-o", fixed)
+    args = ("--quality", 3, "--model", model.removesuffix("-vr"), "--weights", folded, "-o", fixed)
     assert lic("compress", png, *args).returncode == 0
-    args = ("--quality", 3, "--model", MODEL, "--weights", weights[0], "-o", variable)
+    args = ("--quality", 3, "--model", model, "--weights", weights, "-o", variable)
     assert lic("compress", png, *args).returncode == 0
     # Same latents and streams; only the header's model name and quality field differ.
     assert abs(fixed.stat().st_size - variable.stat().st_size) <= 8
     assert "do not fold" in _one_line_error(
-        lic("fold", "--model", MODEL, "--quality", 7, "--weights", weights[0], "-o", folded)
+        lic("fold", "--model", model, "--quality", 7, "--weights", weights, "-o", folded)
     )
 
 

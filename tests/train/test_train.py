@@ -14,6 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file
 from torch.nn.modules.module import register_module_forward_hook
 
+from lic.defaults import DEFAULT_MODEL
 from lic.entropy import GaussianConditional
 from lic.layers import MaskedConv2d, checkerboard
 from lic.models.base import CompressionModel
@@ -348,14 +349,14 @@ def test_the_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
     first = subprocess.run([script, str(out)], env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     assert "initialized" in first.stdout and "from step 0" in first.stdout
-    weights = load_file(out / "he2021-checkerboard-vr.safetensors")
+    weights = load_file(out / f"{DEFAULT_MODEL}.safetensors")
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 2
     env["STEPS"] = "3"
     second = subprocess.run([script, str(out)], env=env, capture_output=True, text=True)
     assert second.returncode == 0 and "from step 2" in second.stdout, second.stderr
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
     assert not torch.equal(
-        load_file(out / "he2021-checkerboard-vr.safetensors")["synthesis.0.weight"],
+        load_file(out / f"{DEFAULT_MODEL}.safetensors")["synthesis.0.weight"],
         weights["synthesis.0.weight"],
     )
 
