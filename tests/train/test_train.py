@@ -383,3 +383,29 @@ def test_init_lr_scale_trains_only_the_new_parts_at_zero(photos, tmp_path):
     initial = get_spec("bmshj2018-hyperprior-vr").build(None, N=8, M=12).state_dict()
     assert before["hyper_synthesis.4.weight"].shape != initial["hyper_synthesis.4.weight"].shape
     assert not torch.equal(after["hyper_synthesis.4.weight"], initial["hyper_synthesis.4.weight"])
+
+
+def test_relearn_trains_the_named_parts_taken_from_init(photos, tmp_path):
+    """--relearn PREFIX: tensors taken from --init under that prefix learn at --lr, the rest of
+    what --init gave stays at --init-lr-scale (0 here)."""
+    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
+    init = tmp_path / "donor.safetensors"
+    save_weights(donor, init)
+    run = tmp_path / "run"
+    train(
+        _config(
+            photos,
+            run,
+            3,
+            model="mbt2018-mean-vr",
+            init=str(init),
+            init_lr_scale=0.0,
+            relearn=("synthesis.",),
+            quantization="noise",
+        )
+    )
+    export(run / "checkpoint.pt", tmp_path / "out.safetensors")
+    before, after = load_file(init), load_file(tmp_path / "out.safetensors")
+    assert torch.equal(after["analysis.0.weight"], before["analysis.0.weight"])
+    assert torch.equal(after["hyper_synthesis.4.weight"], before["hyper_synthesis.4.weight"])
+    assert not torch.equal(after["synthesis.6.weight"], before["synthesis.6.weight"])

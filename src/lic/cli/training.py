@@ -29,6 +29,7 @@ def run_train(args: argparse.Namespace) -> None:
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     if options.get("channels") is not None:
         options["channels"] = tuple(options["channels"])
+    options["relearn"] = tuple(options.get("relearn", ()))
     print(f"checkpoint: {train(TrainConfig(**options))}")
 
 
@@ -60,6 +61,8 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
             p.add_argument(flag, dest=f.name, required=True, help=help_text)
         elif f.name == "channels":
             p.add_argument(flag, type=int, nargs=2, metavar=("N", "M"), help=help_text)
+        elif f.name == "relearn":
+            p.add_argument(flag, nargs="+", default=(), metavar="PREFIX", help=help_text)
         else:
             kind = f.type.split(" |")[0]
             p.add_argument(

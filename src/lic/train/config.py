@@ -40,6 +40,12 @@ class TrainConfig:
         "learning rate of the tensors taken from --init, as a multiple of --lr (below 1: new "
         "parts, e.g. another context, learn faster than the trained transforms around them)",
     )
+    relearn: tuple[str, ...] = option(
+        (),
+        "tensors whose names start with these prefixes learn at --lr even when taken from "
+        "--init (e.g. `channel_context inner`: ELIC's context continued at full rate over its "
+        "slower transforms)",
+    )
     holdout: int = option(0, "the last K photos validate instead of training")
     max_short_side: int | None = option(768, "photos are downscaled to this short side")
     checkpoint_every: int = option(500, "steps between checkpoints")

@@ -92,12 +92,17 @@ def _param_groups(
     model: torch.nn.Module, params: list[torch.nn.Parameter], config: TrainConfig
 ) -> list[dict]:
     """The optimizer's groups: the tensors taken from `config.init` at `init_lr_scale` times
-    the learning rate, the others (new parts) at 1 (one group when nothing differs)."""
+    the learning rate, the others (new parts, and those named by `config.relearn`) at 1 (one
+    group when nothing differs)."""
     taken: set[int] = set()
     if config.init and config.init_lr_scale != 1:
         init = load_file(config.init)
         state = model.state_dict(keep_vars=True)
-        taken = {id(v) for k, v in state.items() if k in init and init[k].shape == v.shape}
+        taken = {
+            id(v)
+            for k, v in state.items()
+            if k in init and init[k].shape == v.shape and not k.startswith(tuple(config.relearn))
+        }
     old = [p for p in params if id(p) in taken]
     new = [p for p in params if id(p) not in taken]
     groups = [{"params": new, "scale": 1.0}]
