@@ -306,6 +306,8 @@ def test_fast_commands_do_not_import_torch(encoded):
     )
     listed = [line for line in result.stdout.decode().splitlines() if line.startswith(MODEL)]
     assert "shipped; Kodak 0." in listed[0]  # the registry's data and the card, without torch
+    marked = [line for line in result.stdout.decode().splitlines() if "the default" in line]
+    assert marked == [listed[0]]  # `lic models` names the default, and nothing else as it
 
 
 def test_every_option_has_help():

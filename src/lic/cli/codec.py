@@ -166,7 +166,7 @@ def run_models(args: argparse.Namespace) -> None:
             kind = f"variable rate {model.qualities[0]}–{model.qualities[1]}"
         else:
             kind = f"qualities {model.qualities[0]}–{model.qualities[-1]}"
-        notes = []
+        notes = ["the default"] if model.name == DEFAULT_MODEL else []
         if model.installed:
             notes.append("shipped")
         elif model.shipped:
