@@ -293,6 +293,22 @@ def test_validation_reports_every_quality_of_the_model(points):
     assert all(r["bpp"] > 0 and math.isfinite(r["psnr"]) for r in result.values())
 
 
+def test_validation_of_an_ms_ssim_run_reports_ms_ssim():
+    """With metric "ms-ssim" each point also has MS-SSIM in dB, as `lic eval` computes it."""
+    from lic.evaluate.metrics import ms_ssim, ms_ssim_db
+
+    model = get_spec("bmshj2018-hyperprior-vr").builder(N=8, M=12, rate_points=2)
+    x = torch.rand(1, 3, 192, 176)
+    result = validate(model, [x], "ms-ssim")
+    assert "ms-ssim-db" not in validate(model, [x], "mse")["8"]
+    model.eval()
+    with torch.no_grad():
+        x_hat = model(x, 8.0).x_hat.clamp(0, 1)
+    as_uint8 = [(a[0].permute(1, 2, 0) * 255).double().numpy() for a in (x, x_hat)]
+    expected = ms_ssim_db(ms_ssim(*as_uint8))
+    assert result["8"]["ms-ssim-db"] == pytest.approx(expected, abs=1e-3)
+
+
 def _off_integer(v: torch.Tensor) -> torch.Tensor:
     return (v - v.round()).abs()
 

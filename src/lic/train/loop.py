@@ -31,11 +31,19 @@ from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
 from lic.errors import LicError
+from lic.evaluate.metrics import MS_SSIM_MIN_SIDE, ms_ssim_db
 from lic.models.base import HIGHEST_QUALITY, lowest_quality
 from lic.models.registry import get_spec, load_weights, save_weights
 from lic.train.config import TrainConfig
 from lic.train.data import CropSampler, image_files, load_photo
-from lic.train.loss import LAMBDAS, balanced_weights, lambda_for, rd_loss, target_rate_loss
+from lic.train.loss import (
+    LAMBDAS,
+    balanced_weights,
+    distortion,
+    lambda_for,
+    rd_loss,
+    target_rate_loss,
+)
 
 
 def _build(config: TrainConfig) -> torch.nn.Module:
@@ -128,22 +136,25 @@ def _learning_rate(config: TrainConfig, step: int) -> float:
 
 @torch.no_grad()
 def validate(model: torch.nn.Module, images: list[torch.Tensor], metric: str) -> dict:
-    """Estimated bpp and PSNR (rounded latents) on held-out images, per quality point."""
+    """Estimated bpp and PSNR (rounded latents) on held-out images, per quality point; with
+    `metric` "ms-ssim" also MS-SSIM in dB (−10·log10(1 − MS-SSIM), `lic.evaluate.metrics`)
+    of the images large enough for its five scales."""
     model.eval()
     points = range(model.lowest_quality, HIGHEST_QUALITY + 1) if model.variable_rate else [None]
     result = {}
     for q in points:
-        bpp, psnr = [], []
+        rows = []
         for x in images:
             out = model(x, q)
             pixels = x.shape[2] * x.shape[3]
             bits = sum(float((-torch.log2(p)).sum()) for p in out.likelihoods.values())
             mse = float((out.x_hat.clamp(0, 1) - x).pow(2).mean())
-            bpp.append(bits / pixels)
-            psnr.append(10 * math.log10(1 / max(mse, 1e-10)))
+            row = {"bpp": bits / pixels, "psnr": 10 * math.log10(1 / max(mse, 1e-10))}
+            if metric == "ms-ssim" and min(x.shape[2:]) >= MS_SSIM_MIN_SIDE:
+                row["ms-ssim-db"] = ms_ssim_db(1 - float(distortion(out.x_hat, x, metric)))
+            rows.append(row)
         result["fixed" if q is None else str(q)] = {
-            "bpp": sum(bpp) / len(bpp),
-            "psnr": sum(psnr) / len(psnr),
+            k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if all(k in r for r in rows)
         }
     model.train()
     return result
