@@ -9,7 +9,9 @@ what it costs on Kodak, against the float32 weights' result file.
    (`lic.models.registry.state_as`) and written to OUT/NAME-DTYPE.safetensors.
 2. `lic eval` measures them on Kodak in a child process with one thread (as the records are
    measured), at the qualities of the reference file (`--integer`: its integer ones only),
-   into OUT/NAME-DTYPE.json (OUT/NAME-DTYPE-integer.json).
+   into OUT/NAME-DTYPE-kodak.json (OUT/NAME-DTYPE-integer-kodak.json): not NAME-DTYPE.json,
+   the name of the weights' card, so that `lic eval --weights OUT/NAME-DTYPE.safetensors`
+   on other images does not take the result file for one.
 3. BD-rate (PSNR and MS-SSIM) of the 16-bit curve against the reference at the same qualities
    (the reference's other points left out, so that only the weights differ), printed and
    written to OUT/NAME-DTYPE.bd.json; the reference's subset is written beside it, so that
@@ -17,7 +19,7 @@ what it costs on Kodak, against the float32 weights' result file.
 
 An existing result file in OUT is reused (delete it to measure again). To ship the weights,
 copy OUT/NAME-DTYPE.safetensors over the shipped file and write its card from a full eval
-(`benchmarks/weights_card.py NAME - OUT/NAME-DTYPE.json`).
+(`benchmarks/weights_card.py NAME - OUT/NAME-DTYPE-kodak.json`).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def main() -> None:
     convert(source, half, DTYPES[args.dtype])
     tag = "-integer" if args.integer else ""
     stem = args.out / f"{args.name}-{args.dtype}{tag}"
-    result = stem.with_suffix(".json")
+    result = stem.with_name(stem.name + "-kodak.json")
     if not result.exists():
         evaluate(args.name, half, qualities, result, args.kodak)
     reference_subset = args.out / f"{args.name}-float32{tag}.json"

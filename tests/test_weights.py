@@ -121,6 +121,20 @@ def test_an_installed_companion_is_found_and_loaded(
         registry.load(NAME)
 
 
+def test_a_json_beside_weights_that_is_no_card_is_refused_in_one_line(tmp_path):
+    """A `lic eval` result file named like the weights (digests per quality) is not their
+    card: loading says so instead of comparing a digest with a table of them."""
+    model = registry.get_spec("bmshj2018-hyperprior-vr").build(None, N=8, M=12)
+    path = tmp_path / "w.safetensors"
+    registry.save_weights(model, path)
+    digest = registry.weights_digest(model).hex()
+    path.with_suffix(".json").write_text(json.dumps({"weights_digest": {"1": digest}}))
+    with pytest.raises(LicError, match="cannot read the weights digest recorded in"):
+        weights.card(path)
+    path.with_suffix(".json").write_text(json.dumps({"weights_digest": digest}))
+    assert weights.card(path)["weights_digest"] == digest
+
+
 def test_the_wheel_holds_the_default_and_each_other_model_has_its_companion():
     """pyproject's package-data is the default codec's weights and card; every other model
     whose weights the repository holds is a companion with a buildable package directory whose

@@ -73,7 +73,8 @@ def card(path: Path) -> dict | None:
         return None
     try:
         record = json.loads(record_path.read_text())
-        record["weights_digest"]
+        if not isinstance(record["weights_digest"], str):  # e.g. a `lic eval` result file
+            raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
         raise LicError(f"cannot read the weights digest recorded in {record_path}") from None
     return record
