@@ -78,12 +78,18 @@ _FAMILIES: list[tuple[str, dict[int, dict[str, Any]], dict[str, Any] | None]] = 
         None,
     ),
     ("he2021-checkerboard", _two_sizes(4, _HIGH), _VR_0_TO_8),
-    # The default's network trained for MS-SSIM (fine-tuned from its MSE weights).
+    # The former default's network trained for MS-SSIM (fine-tuned from its MSE weights).
     ("he2021-checkerboard-ms-ssim", _two_sizes(4, _HIGH), _VR_0_TO_8),
     ("minnen2020", _two_sizes(4, {**_HIGH, "slices": 10}), _VR_0_TO_8),
     # The paper's sizes at every quality; the variable-rate variant is ELIC's context on the
     # GDN transforms of the default, started from its weights (docs/training-log.md: why).
     ("elic2022", {q: dict(_HIGH) for q in range(1, 9)}, {**_VR_0_TO_8, "transforms": "gdn"}),
+    # The default's network trained for MS-SSIM (fine-tuned from its MSE weights).
+    (
+        "elic2022-ms-ssim",
+        {q: dict(_HIGH) for q in range(1, 9)},
+        {**_VR_0_TO_8, "transforms": "gdn"},
+    ),
     ("hu2020", _two_sizes(4, _HIGH), _VR_0_TO_8),
     # M = N; the field's N=128 up to quality 3, 192 above (CompressAI's zoo).
     ("cheng2020-anchor", _cheng_sizes(), {"N": 128, "rate_points": 9}),
@@ -115,6 +121,7 @@ COMPANIONS = frozenset(
         "mbt2018-mean-vr",
         "he2021-checkerboard-vr",
         "he2021-checkerboard-ms-ssim-vr",
+        "elic2022-ms-ssim-vr",
     }
 )
 

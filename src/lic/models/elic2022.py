@@ -100,4 +100,14 @@ class ELIC(MeanScaleHyperprior):
         self.context = SpaceChannel(2 * M, elic_groups(M))
 
 
+class ELICMSSSIM(ELIC):
+    """elic2022-ms-ssim: the same network, trained for λ·(1 − MS-SSIM) + R (the field's
+    MS-SSIM λ table, `lic.train.loss`; `lic train --metric ms-ssim`) from the MSE model's
+    weights, for those who prefer structure to PSNR. Its own name, so that a file says which
+    weights decode it."""
+
+    family = "elic2022-ms-ssim"
+
+
 register_family(ELIC)
+register_family(ELICMSSSIM)
