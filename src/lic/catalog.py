@@ -57,6 +57,11 @@ def _two_sizes(switch: int, high: Mapping[str, Any]) -> dict[int, dict[str, Any]
     return {q: dict(low if q <= switch else high) for q in range(1, HIGHEST_QUALITY + 1)}
 
 
+def _elic_sizes() -> dict[int, dict[str, Any]]:
+    """ELIC's fixed-rate models: the paper's N=192/M=320 at every quality."""
+    return {q: dict(_HIGH) for q in range(1, HIGHEST_QUALITY + 1)}
+
+
 def _cheng_sizes() -> dict[int, dict[str, Any]]:
     """Cheng et al. 2020's models: N = M, 128 up to quality 3, 192 above."""
     return {q: {"N": 128 if q <= 3 else 192} for q in range(1, HIGHEST_QUALITY + 1)}
@@ -67,6 +72,8 @@ _HIGH = {"N": 192, "M": 320}
 #: for the families whose weights predate lic's quality 0.
 _VR_0_TO_8 = {"N": 128, "M": 192, "rate_points": 9}
 _VR_1_TO_8 = {"N": 128, "M": 192, "rate_points": 8}
+#: ELIC's variable-rate variants: its context on the default's GDN transforms and sizes.
+_ELIC_VR = {**_VR_0_TO_8, "transforms": "gdn"}
 
 _FAMILIES: list[tuple[str, dict[int, dict[str, Any]], dict[str, Any] | None]] = [
     ("bmshj2018-factorized", _two_sizes(5, _HIGH), _VR_1_TO_8),
@@ -83,13 +90,9 @@ _FAMILIES: list[tuple[str, dict[int, dict[str, Any]], dict[str, Any] | None]] = 
     ("minnen2020", _two_sizes(4, {**_HIGH, "slices": 10}), _VR_0_TO_8),
     # The paper's sizes at every quality; the variable-rate variant is ELIC's context on the
     # GDN transforms of the default, started from its weights (docs/training-log.md: why).
-    ("elic2022", {q: dict(_HIGH) for q in range(1, 9)}, {**_VR_0_TO_8, "transforms": "gdn"}),
+    ("elic2022", _elic_sizes(), _ELIC_VR),
     # The default's network trained for MS-SSIM (fine-tuned from its MSE weights).
-    (
-        "elic2022-ms-ssim",
-        {q: dict(_HIGH) for q in range(1, 9)},
-        {**_VR_0_TO_8, "transforms": "gdn"},
-    ),
+    ("elic2022-ms-ssim", _elic_sizes(), _ELIC_VR),
     ("hu2020", _two_sizes(4, _HIGH), _VR_0_TO_8),
     # M = N; the field's N=128 up to quality 3, 192 above (CompressAI's zoo).
     ("cheng2020-anchor", _cheng_sizes(), {"N": 128, "rate_points": 9}),

@@ -304,8 +304,8 @@ def test_validation_of_an_ms_ssim_run_reports_ms_ssim():
     model.eval()
     with torch.no_grad():
         x_hat = model(x, 8.0).x_hat.clamp(0, 1)
-    as_uint8 = [(a[0].permute(1, 2, 0) * 255).double().numpy() for a in (x, x_hat)]
-    expected = ms_ssim_db(ms_ssim(*as_uint8))
+    on_255 = [(a[0].permute(1, 2, 0) * 255).double().numpy() for a in (x, x_hat)]
+    expected = ms_ssim_db(ms_ssim(*on_255))
     assert result["8"]["ms-ssim-db"] == pytest.approx(expected, abs=1e-3)
 
 

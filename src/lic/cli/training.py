@@ -29,7 +29,6 @@ def run_train(args: argparse.Namespace) -> None:
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     if options.get("channels") is not None:
         options["channels"] = tuple(options["channels"])
-    options["relearn"] = tuple(options.get("relearn", ()))
     print(f"checkpoint: {train(TrainConfig(**options))}")
 
 

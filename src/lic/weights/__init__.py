@@ -73,8 +73,9 @@ def card(path: Path) -> dict | None:
         return None
     try:
         record = json.loads(record_path.read_text())
-        if not isinstance(record["weights_digest"], str):  # e.g. a `lic eval` result file
-            raise TypeError
+        digest = record["weights_digest"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise LicError(f"cannot read the weights digest recorded in {record_path}") from None
+        digest = None
+    if not isinstance(digest, str):  # unreadable, or e.g. a `lic eval` result file
+        raise LicError(f"cannot read the weights digest recorded in {record_path}")
     return record
