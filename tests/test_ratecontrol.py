@@ -157,6 +157,17 @@ def test_bpp_target_is_met_by_nearly_the_largest_quality_that_fits(trained, imag
     assert _best_size(trained, image, int(target * pixels / 8), result.quality)
 
 
+def test_targets_are_searched_over_refined_files(image):
+    """With `refine`, every encode of the search is refined: the file returned is the refined
+    file at the quality found, within the size."""
+    model, _ = model_for("he2021-checkerboard-vr", 4.0)
+    target = len(encode(model, image, 3.0, refine=5))
+    result = compress_to_size(model, image, target, refine=5)
+    assert len(result.data) <= target
+    assert result.data == encode(model, image, result.quality, refine=5)
+    assert result.data != encode(model, image, result.quality)
+
+
 def test_unreachable_targets_are_reported(trained, image):
     with pytest.raises(LicError, match=r"cannot fit .* lowest quality \(1\)"):
         compress_to_size(trained, image, 10)

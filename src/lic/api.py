@@ -39,6 +39,7 @@ def compress(
     psnr: float | None = None,
     weights: str | Path | None = None,
     metadata: bool = True,
+    refine: int = 0,
 ) -> bytes:
     """The .lic bytes of `image`.
 
@@ -52,6 +53,8 @@ def compress(
         psnr: the smallest file whose decoded image reaches this PSNR (dB).
         weights: safetensors weights instead of the shipped ones.
         metadata: carry the ICC profile, EXIF and XMP (the orientation is applied either way).
+        refine: steps of encoder-side latent refinement (`lic.refine`): smaller files at the
+            same quality for far more encoding time (0: none).
     """
     return compress_result(
         image,
@@ -62,6 +65,7 @@ def compress(
         psnr=psnr,
         weights=weights,
         metadata=metadata,
+        refine=refine,
     ).data
 
 
@@ -75,6 +79,7 @@ def compress_result(
     psnr: float | None = None,
     weights: str | Path | None = None,
     metadata: bool = True,
+    refine: int = 0,
 ) -> Result:
     """`compress`, with the quality it chose (what `lic compress` reports)."""
     targets = [t for t in (quality, size, bpp, psnr) if t is not None]
@@ -84,12 +89,12 @@ def compress_result(
     quality = DEFAULT_QUALITY if quality is None else quality
     loaded, coding_quality = model_for(model or DEFAULT_MODEL, quality, _path(weights))
     if size is not None:
-        return compress_to_size(loaded, image, int(size), metadata=metadata)
+        return compress_to_size(loaded, image, int(size), metadata, refine)
     if bpp is not None:
-        return compress_to_bpp(loaded, image, bpp, metadata=metadata)
+        return compress_to_bpp(loaded, image, bpp, metadata, refine)
     if psnr is not None:
-        return compress_to_psnr(loaded, image, psnr, metadata=metadata)
-    return Result(encode(loaded, image, coding_quality, metadata=metadata), quality)
+        return compress_to_psnr(loaded, image, psnr, metadata, refine)
+    return Result(encode(loaded, image, coding_quality, metadata=metadata, refine=refine), quality)
 
 
 def decompress(

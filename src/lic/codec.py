@@ -329,9 +329,13 @@ def encode(
     quality: float | None = None,
     *,
     metadata: bool = True,
+    refine: int = 0,
 ) -> bytes:
     """Compress `image` with `model` (a variable-rate model needs `quality`) into .lic bytes:
-    upright as it displays, with its ICC profile, EXIF and XMP unless `metadata` is False."""
+    upright as it displays, with its ICC profile, EXIF and XMP unless `metadata` is False;
+    `refine` steps of encoder-side latent refinement first (`lic.refine`) if not 0."""
+    if refine and not model.refinable:
+        raise LicError(f"{model.name} has no latent refinement: compress it without --refine")
     image, photo_metadata = displayed(image)
     array, mode = image_to_array(image)
     height, width = array.shape[:2]
@@ -339,7 +343,8 @@ def encode(
     pixels = padded_pixels(array, model.stride)
     del image, array  # while coding, one copy of the pixels here (a 48-MP photo: 145 MB)
     with memory_errors():
-        compressed = model.compress(pixels, quality)
+        options = {"refine": refine} if refine else {}
+        compressed = model.compress(pixels, quality, **options)
     header = Header(
         model=model.name,
         quality=float(quality if quality is not None else model.quality),

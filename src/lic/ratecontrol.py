@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,7 +72,7 @@ def _search(
     slope: float,
     slack: float,
     want_high: bool,
-    metadata: bool,
+    options: dict[str, Any],
     first: float,
 ) -> tuple[Result, bool]:
     """The file of the q whose `value` (increasing in q) is nearest `target` on its side.
@@ -87,7 +88,7 @@ def _search(
     def gap(q: float) -> float:
         """value − target at q (encoded once per q): ≤ 0 meets a size, ≥ 0 meets a PSNR."""
         if q not in tried:
-            data = encode_image(model, image, q, metadata=metadata)
+            data = encode_image(model, image, q, **options)
             tried[q] = (data, value(data) - target)
         return tried[q][1]
 
@@ -162,10 +163,15 @@ def first_guess(
 
 
 def compress_to_size(
-    model: torch.nn.Module, image: Image.Image, max_bytes: int, metadata: bool = True
+    model: torch.nn.Module,
+    image: Image.Image,
+    max_bytes: int,
+    metadata: bool = True,
+    refine: int = 0,
 ) -> Result:
-    """The largest-quality file of at most `max_bytes` bytes (metadata as in `lic.codec`),
-    within `SIZE_SLACK` of it or `QUALITY_TOLERANCE` of the quality that would exceed it."""
+    """The largest-quality file of at most `max_bytes` bytes (metadata and refinement as in
+    `lic.codec.encode`), within `SIZE_SLACK` of it or `QUALITY_TOLERANCE` of the quality that
+    would exceed it."""
     _require_variable_rate(model)
     if max_bytes < 1:
         raise LicError(f"cannot fit {max_bytes} bytes")
@@ -177,7 +183,8 @@ def compress_to_size(
     slack = -math.log(1 - SIZE_SLACK)
     bpp = 8 * max_bytes / (image.width * image.height)
     first, slope = first_guess(model, "bpp", bpp, LOG_SIZE_SLOPE)
-    result, met = _search(model, image, log_size, target, slope, slack, True, metadata, first)
+    options = {"metadata": metadata, "refine": refine}
+    result, met = _search(model, image, log_size, target, slope, slack, True, options, first)
     if not met:
         raise LicError(
             f"cannot fit {max_bytes} bytes: the smallest file, at the lowest quality "
@@ -187,15 +194,23 @@ def compress_to_size(
 
 
 def compress_to_bpp(
-    model: torch.nn.Module, image: Image.Image, bpp: float, metadata: bool = True
+    model: torch.nn.Module,
+    image: Image.Image,
+    bpp: float,
+    metadata: bool = True,
+    refine: int = 0,
 ) -> Result:
     """The largest-quality file of at most `bpp` bits per pixel (header included)."""
     max_bytes = int(bpp * image.width * image.height / 8)
-    return compress_to_size(model, image, max_bytes, metadata)
+    return compress_to_size(model, image, max_bytes, metadata, refine)
 
 
 def compress_to_psnr(
-    model: torch.nn.Module, image: Image.Image, target: float, metadata: bool = True
+    model: torch.nn.Module,
+    image: Image.Image,
+    target: float,
+    metadata: bool = True,
+    refine: int = 0,
 ) -> Result:
     """The smallest file whose decoded image reaches `target` dB PSNR (RGB, 8-bit), within
     `PSNR_SLACK` of it or `QUALITY_TOLERANCE` of the quality that would miss it."""
@@ -211,8 +226,9 @@ def compress_to_psnr(
         return measured[data]
 
     first, slope = first_guess(model, "psnr-rgb", target, PSNR_SLOPE)
+    options = {"metadata": metadata, "refine": refine}
     result, met = _search(
-        model, image, decoded_psnr, target, slope, PSNR_SLACK, False, metadata, first
+        model, image, decoded_psnr, target, slope, PSNR_SLACK, False, options, first
     )
     reached = decoded_psnr(result.data)
     if not met:

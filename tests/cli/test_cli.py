@@ -202,6 +202,20 @@ def test_size_target_on_the_command_line(encoded, weights, tmp_path):
     assert out.stat().st_size <= 2000
 
 
+def test_refine_on_the_command_line(encoded, tmp_path):
+    """--refine writes a file the plain decoder reads, with the shipped default; a model
+    without refinement, or a negative count, is one line of error."""
+    png, _ = encoded
+    out, back = tmp_path / "refined.lic", tmp_path / "refined.png"
+    result = lic("compress", png, "--refine", "3", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert lic("decompress", out, "-o", back).returncode == 0
+    assert Image.open(back).size == Image.open(png).size
+    factorized = lic("compress", png, "--model", "bmshj2018-factorized-vr", "--refine", "3")
+    assert "no latent refinement" in _one_line_error(factorized)
+    assert "0 or more" in _one_line_error(lic("compress", png, "--refine", "-1", "-o", out))
+
+
 def test_the_default_codes_down_to_quality_0(encoded, weights, tmp_path):
     png, _ = encoded
     out, back = tmp_path / "q0.lic", tmp_path / "q0.png"

@@ -61,6 +61,20 @@ def test_lic_eval_measures_real_files(images, tmp_path):
     assert load_curve(tmp_path / "r.json")["results"]["quality"] == ["2", "6.5"]
 
 
+def test_lic_eval_measures_refined_files(images, tmp_path):
+    """With `refine`, the sizes are those of the refined files, and the name says so."""
+    from lic.codec import encode, model_for, open_image
+
+    name = "he2021-checkerboard-vr"  # shipped weights: refinement finds a better file
+    model, q = model_for(name, 3.0)
+    plain = len(encode(model, open_image(images[0]), q))
+    refined = len(encode(model, open_image(images[0]), q, refine=10))
+    assert refined != plain
+    document = evaluate_model(name, [3.0], images[:1], progress=False, refine=10)
+    assert document["per_image"]["3"][0]["bpp"] == pytest.approx(8 * refined / (170 * 180))
+    assert document["name"] == f"{name} --refine 10" and document["refine"] == 10
+
+
 def test_lic_eval_of_fixed_rate_models_with_weights_per_quality(images, tmp_path):
     spec, digests = get_spec("bmshj2018-hyperprior"), {}
     for q in (1, 2):

@@ -103,6 +103,7 @@ def run_compress(args: argparse.Namespace) -> int:
             psnr=args.psnr,
             weights=args.weights,
             metadata=not args.strip,
+            refine=args.refine,
         )
         _write(target, result.data)
         pixels = image.width * image.height
@@ -202,6 +203,14 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     target.add_argument("--psnr", type=float, help="the smallest file reaching this PSNR (dB)")
     p.add_argument("--weights", help="safetensors weights instead of the shipped ones")
     p.add_argument("--strip", action="store_true", help="leave out the ICC profile, EXIF and XMP")
+    p.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="optimize the latents for this image first (smaller files, ~0.5 s per step for a "
+        "768×512 photo on one core; 60 is lic's measured setting, 0 none)",
+    )
     p.set_defaults(run=run_compress)
 
     p = command("decompress", "decode .lic files to PNG, JPEG, WebP, TIFF or BMP")

@@ -46,6 +46,7 @@ def run_eval(args: argparse.Namespace) -> None:
         _files(args.folder, args.limit),
         args.weights,
         progress=not args.no_progress,
+        refine=args.refine,
     )
     _print_table(document)
     if args.json:
@@ -183,6 +184,9 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--weights", help='weights instead of the shipped ones; "{quality}" in it stands for each'
+    )
+    p.add_argument(
+        "--refine", type=int, default=0, metavar="STEPS", help="latent refinement steps per file"
     )
     p.add_argument("--json", help="write the result document here")
     p.add_argument("--limit", type=int, help="only the first N images")

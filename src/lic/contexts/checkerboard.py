@@ -18,7 +18,7 @@ from torch import nn
 
 from lic.coding import Decoder, Encoder
 from lic.contexts.base import MaskedContext
-from lic.entropy import GaussianConditional, quantize, round_straight_through
+from lic.entropy import GaussianConditional, quantize
 from lic.layers import checkerboard
 
 #: Positions whose entropy parameters are computed at once in coding (~75 MB in float64 for
@@ -94,10 +94,11 @@ class Checkerboard(MaskedContext):
 
     def forward(self, y: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.training:  # one dense pass: the anchors' context is zero whatever ŷ is fed in
-            if self.entropy.straight_through:  # the anchors as coded, around their own μ
+            if self.entropy.rounds_in_training:  # the anchors as coded, around their own μ
                 zeros = psi.new_zeros(psi.shape[0], self.channels * 2, *psi.shape[2:])
-                anchor_offset = self.entropy.offset(self._params(psi, zeros))
-                anchors_hat = round_straight_through(y.float(), anchor_offset.float())
+                offset = self.entropy.offset(self._params(psi, zeros)).float()
+                y_hat = self.entropy.quantize(y.float(), True, offset)
+                anchors_hat = self.entropy.synthesis_input(y.float(), y_hat, offset, True)
             else:
                 anchors_hat = quantize(y, True)
             anchor = checkerboard(*y.shape[2:], anchor=True).to(y.device, y.dtype)

@@ -1,6 +1,6 @@
 """Entropy models: likelihoods for training, symbols and coder tables for compression."""
 
-from lic.entropy.base import EntropyModel, quantize, round_straight_through
+from lic.entropy.base import EntropyModel, quantize, round_straight_through, soft_round
 from lic.entropy.categorical import MarkovCategorical, categorical_rows
 from lic.entropy.centres import CentreQuantizer
 from lic.entropy.context3d import ContextModel3d
@@ -20,4 +20,5 @@ __all__ = [
     "default_scale_table",
     "quantize",
     "round_straight_through",
+    "soft_round",
 ]

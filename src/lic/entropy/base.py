@@ -8,6 +8,10 @@ With `straight_through` set (training option "mixed" quantization), the rate is 
 noisy latent but the synthesis (and any context model) sees the latent rounded as it will be
 coded, with the identity's gradient: Minnen & Singh 2020 (channel-wise autoregressive entropy
 models) train so, which removes the train/test mismatch of the decoder's input.
+
+With a `temperature` set (encoder-side latent refinement, `lic.refine`), rounding is replaced by
+stochastic Gumbel annealing (`soft_round`): rate, context and synthesis all see the same sample,
+which tends to rounding as the temperature goes to zero.
 """
 
 from __future__ import annotations
@@ -35,6 +39,21 @@ def round_straight_through(x: torch.Tensor, offset: torch.Tensor | float = 0.0) 
     return x + (torch.round(x - offset) + offset - x).detach()
 
 
+def soft_round(x: torch.Tensor, offset: torch.Tensor | float, temperature: float) -> torch.Tensor:
+    """Stochastic Gumbel annealing (Yang, Bamler & Mandt 2020, "Improving inference for neural
+    image compression", NeurIPS, sec. 3.3): v = x − offset is sent to ⌊v⌋ or ⌈v⌉, a two-way
+    Gumbel-softmax sample at `temperature` τ with logits −atanh(r)/τ and −atanh(1 − r)/τ
+    (r = v − ⌊v⌋), so the nearer integer is the likelier and the sample is a relaxed one-hot
+    that differentiates in x. As τ → 0 the sample is round(v) (r ≠ ½); offset added back."""
+    v = x - offset
+    floor = torch.floor(v).detach()
+    r = (v - floor).clamp(1e-5, 1 - 1e-5)
+    logits = torch.stack([-torch.atanh(r), -torch.atanh(1 - r)], -1) / temperature
+    gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp(1e-20, 1)))
+    weights = torch.softmax((logits + gumbel) / temperature, -1)
+    return floor + weights[..., 1] + offset
+
+
 def stamp(tensors: Iterable[torch.Tensor]) -> tuple[tuple[int, int, int], ...]:
     """What changes when a tensor is replaced or changed in place: identity, storage and
     in-place version. Tensors made under `torch.inference_mode()` keep no version (and cannot
@@ -57,14 +76,34 @@ class EntropyModel(nn.Module):
         self._tables: TableSet | None = None
         self._tables_version: tuple[int, ...] | None = None
         self.straight_through = False  # training: see `synthesis_input`
+        #: Stochastic Gumbel annealing's τ in place of noise (`soft_round`), or None.
+        self.temperature: float | None = None
+
+    @property
+    def rounds_in_training(self) -> bool:
+        """Whether training feeds the synthesis and contexts rounded (or soft-rounded)
+        latents rather than noisy ones."""
+        return self.straight_through or self.temperature is not None
+
+    def quantize(
+        self, x: torch.Tensor, noisy: bool, offset: torch.Tensor | float = 0.0
+    ) -> torch.Tensor:
+        """`quantize` (noise or rounding), or in training with a `temperature` the annealed
+        soft rounding around `offset`."""
+        if noisy and self.temperature is not None:
+            return soft_round(x, offset, self.temperature)
+        return quantize(x, noisy, offset)
 
     def synthesis_input(
         self, x: torch.Tensor, x_hat: torch.Tensor, offset: torch.Tensor | float, noisy: bool
     ) -> torch.Tensor:
-        """The latent the synthesis sees, given x̂ = `quantize(x, noisy, offset)`: x̂ itself, but
-        in training (`noisy`) with `straight_through`, x rounded around `offset` with the
-        identity's gradient (module docstring); the rate always uses x̂."""
-        return round_straight_through(x, offset) if noisy and self.straight_through else x_hat
+        """The latent the synthesis sees, given x̂ = `self.quantize(x, noisy, offset)`: x̂
+        itself, but in training (`noisy`) with `straight_through` and no `temperature`, x
+        rounded around `offset` with the identity's gradient (module docstring); the rate
+        always uses x̂."""
+        if noisy and self.straight_through and self.temperature is None:
+            return round_straight_through(x, offset)
+        return x_hat
 
     def _parameter_versions(self) -> tuple[tuple[int, int, int], ...]:
         return stamp(self.parameters())

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lic.coding import Decoder, Encoder, TableSet, pmf_with_tail
-from lic.entropy.base import EntropyModel, quantize
+from lic.entropy.base import EntropyModel
 
 
 class FactorizedDensity(EntropyModel):
@@ -95,7 +95,7 @@ class FactorizedDensity(EntropyModel):
         noisy = self.training if noisy is None else noisy
         medians = self.medians.reshape(1, -1, 1, 1)
         z = z.float()
-        z_hat = quantize(z, noisy, medians)
+        z_hat = self.quantize(z, noisy, medians)
         values = z_hat.transpose(0, 1).reshape(self.channels, 1, -1)
         likelihood = (
             self._likelihood(values)

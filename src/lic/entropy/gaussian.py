@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from lic.coding import Decoder, Encoder, TableSet, pmf_with_tail
-from lic.entropy.base import EntropyModel, quantize
+from lic.entropy.base import EntropyModel
 from lic.layers import lower_bound
 
 
@@ -86,7 +86,7 @@ class GaussianConditional(EntropyModel):
         noisy = self.training if noisy is None else noisy
         y = y.float()
         offset = 0.0 if means is None else means
-        y_hat = quantize(y, noisy, offset)
+        y_hat = self.quantize(y, noisy, offset)
         likelihood = self.likelihood(y_hat, scales, means)
         return self.synthesis_input(y, y_hat, offset, noisy), likelihood
 

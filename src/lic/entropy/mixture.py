@@ -41,7 +41,7 @@ import torch
 
 from lic.coding import Decoder, Encoder, TableSet
 from lic.coding.persymbol import PRECISION, quantize_pmfs
-from lic.entropy.base import EntropyModel, quantize
+from lic.entropy.base import EntropyModel
 from lic.entropy.gaussian import _std_normal_cdf
 from lic.errors import LicError
 from lic.layers import lower_bound
@@ -204,7 +204,7 @@ class GaussianMixtureConditional(EntropyModel):
         """Quantize y (noise in training) and return (ŷ, p(ŷ | w, μ, σ))."""
         noisy = self.training if noisy is None else noisy
         y = y.float()
-        y_hat = quantize(y, noisy)
+        y_hat = self.quantize(y, noisy)
         likelihood = self.likelihood(y_hat, weights, means, scales)
         return self.synthesis_input(y, y_hat, 0.0, noisy), likelihood
 

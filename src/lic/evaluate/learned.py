@@ -21,10 +21,13 @@ def evaluate_model(
     files: list[Path],
     weights: str | None = None,
     progress: bool = True,
+    refine: int = 0,
 ) -> dict:
     """Result document of model `name` at each quality over `files`; "weights_digest" names the
     weights measured at each quality (the digest .lic headers carry). In `weights`, "{quality}"
-    stands for each quality: fixed-rate models of other weights than the shipped ones."""
+    stands for each quality: fixed-rate models of other weights than the shipped ones.
+    `refine`: steps of encoder-side latent refinement for every file (`lic.refine`), which the
+    document's name says ("NAME --refine STEPS")."""
     points: dict[str, list[dict]] = {}
     digests: dict[str, str] = {}
     bar = tqdm(total=len(qualities) * len(files), disable=not progress, desc=name)
@@ -37,7 +40,7 @@ def evaluate_model(
             rows = []
             for path, ref, image in images:
                 start = time.perf_counter()
-                data = encode(model, image, model_quality)
+                data = encode(model, image, model_quality, refine=refine)
                 out = Path(tmp) / f"{path.stem}.lic"
                 out.write_bytes(data)
                 encoded = time.perf_counter()
@@ -51,5 +54,9 @@ def evaluate_model(
                 bar.update(1)
             points[f"{quality:g}"] = rows
     bar.close()
-    document = summarize(name, f"lic eval, real .lic files, weights {weights or 'shipped'}", points)
-    return {**document, "weights_digest": digests}
+    description = f"lic eval, real .lic files, weights {weights or 'shipped'}"
+    if refine:
+        description += f", {refine} steps of latent refinement"
+    label = f"{name} --refine {refine}" if refine else name
+    document = summarize(label, description, points)
+    return {**document, "weights_digest": digests, "refine": refine}

@@ -86,6 +86,11 @@ class CompressionModel(nn.Module):
     #: The rate (bpp) a model trained to hold one is trained to (Mentzer et al. 2018's
     #: d + β·max(H − H_target, 0), `lic.train.loss.target_rate_loss`); None: R + λ·D.
     target_bpp: float | None = None
+    #: The distortion the model is trained for, "mse" or "ms-ssim" (`lic.train.loss`): what
+    #: latent refinement (`lic.refine`) weighs against the rate.
+    metric: str = "mse"
+    #: Whether `compress` takes `refine` steps of latent refinement (`lic.refine`).
+    refinable: bool = False
     #: The smallest sizes the architecture takes: tests and quick benchmarks build these.
     small_sizes: dict[str, int] = {"N": 16, "M": 24}
 

@@ -21,6 +21,7 @@ from lic.layers import GDN, conv, deconv
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.registry import register_family
 from lic.models.tiling import CODING_TILE, coding_tiles, release_freed_memory, tiled, windowed
+from lic.refine import refine_latents
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -104,6 +105,7 @@ class ScaleHyperprior(CompressionModel):
     #: (`lic.models.tiling`): h_a sees ±11 positions of y (< 3 of z), h_s ±2 of z.
     hyper_tile = 16
     hyper_halos = (3, 2)
+    refinable = True
 
     def __init__(
         self, N: int = 128, M: int = 192, rate_points: int = 0, *, quality: int | None = None
@@ -178,7 +180,12 @@ class ScaleHyperprior(CompressionModel):
 
     def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
         q = self.quality_tensor(quality, x.shape[0])
-        y, z = self._latents(x, q)
+        return self.forward_latents(*self._latents(x, q), q)
+
+    def forward_latents(
+        self, y: torch.Tensor, z: torch.Tensor, q: torch.Tensor | None
+    ) -> ModelOutput:
+        """`forward` from the latents y and z on (what `lic.refine` optimizes)."""
         z_hat, z_likelihood = self.entropy_z(z)
         if self.training:
             y_hat, y_likelihood = self.context(y, self.hyper(z_hat, q))
@@ -192,12 +199,20 @@ class ScaleHyperprior(CompressionModel):
 
     @torch.no_grad()
     def compress(
-        self, x: torch.Tensor, quality: float | None = None, *, coding_tile: int = CODING_TILE
+        self,
+        x: torch.Tensor,
+        quality: float | None = None,
+        *,
+        coding_tile: int = CODING_TILE,
+        refine: int = 0,
     ) -> Compressed:
-        """The y and z streams; y coded tile by tile (`coding_tile` latents a side)."""
+        """The y and z streams; y coded tile by tile (`coding_tile` latents a side), after
+        `refine` steps of encoder-side latent refinement (`lic.refine`) if not 0."""
         self.check_one_image(x)
         q = self.quality_tensor(quality, 1)
         y, z = self._latents(x, q)
+        if refine:
+            y, z = refine_latents(self, x, y, z, q, refine)
         z_encoder, y_encoder = Encoder(), Encoder()
         z_hat = self.entropy_z.compress(z_encoder, z)
         for at in coding_tiles(*y.shape[2:], coding_tile):

@@ -107,6 +107,7 @@ class ELICMSSSIM(ELIC):
     weights decode it."""
 
     family = "elic2022-ms-ssim"
+    metric = "ms-ssim"
 
 
 register_family(ELIC)

@@ -30,6 +30,7 @@ class CheckerboardMSSSIM(Checkerboard):
     weights decode it."""
 
     family = "he2021-checkerboard-ms-ssim"
+    metric = "ms-ssim"
 
 
 register_family(Checkerboard)

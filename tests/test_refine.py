@@ -1,0 +1,123 @@
+"""Encoder-side latent refinement (`lic.refine`) and its annealed rounding."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lic.codec import decode, encode
+from lic.entropy import soft_round
+from lic.errors import LicError
+from lic.models import FactorizedPrior, load
+from lic.refine import MAX_PIXELS, rd_lambda, refine_latents
+from lic.train.loss import LAMBDAS
+from tests.conftest import MODEL_CLASSES, has_variable_rate, synthetic_photo, tiny
+
+
+def test_soft_round_lands_between_the_neighbouring_integers_and_becomes_rounding() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(4000) * 3
+    offset = torch.rand(4000) - 0.5
+    floor = torch.floor(x - offset) + offset
+    for temperature in (0.5, 0.1):
+        sample = soft_round(x, offset, temperature)
+        assert torch.all(sample >= floor - 1e-6) and torch.all(sample <= floor + 1 + 1e-6)
+    # r ≠ ½ by a margin: at a small temperature the nearer integer wins every time.
+    clear = ((x - offset) - torch.floor(x - offset) - 0.5).abs() > 0.05
+    rounded = torch.round(x - offset) + offset
+    cold = soft_round(x, offset, 0.01)
+    assert torch.allclose(cold[clear], rounded[clear], atol=1e-4)
+
+
+def test_soft_round_prefers_the_nearer_integer_and_passes_gradients() -> None:
+    torch.manual_seed(0)
+    x = torch.full((20000,), 0.2, requires_grad=True)
+    sample = soft_round(x, 0.0, 0.5)
+    assert 0.0 < float(sample.detach().mean()) < 0.2  # pulled towards 0, the nearer integer
+    sample.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_lambda_follows_the_table_and_interpolates_geometrically() -> None:
+    model = load("elic2022-vr")
+    for quality in range(9):
+        assert rd_lambda(model, torch.tensor([float(quality)])) == pytest.approx(
+            LAMBDAS["mse"][quality]
+        )
+    between = rd_lambda(model, torch.tensor([4.5]))
+    assert between == pytest.approx(math.sqrt(LAMBDAS["mse"][4] * LAMBDAS["mse"][5]))
+    ms_ssim = rd_lambda(load("elic2022-ms-ssim-vr"), torch.tensor([3.0]))
+    assert ms_ssim == pytest.approx(LAMBDAS["ms-ssim"][3])
+    assert rd_lambda(tiny(FactorizedPrior), None) == LAMBDAS["mse"][1]  # fixed rate: quality 1
+
+
+def _rd_cost(data: bytes, image: np.ndarray, lmbda: float) -> float:
+    """Real bits per pixel of `data` plus λ·255²·MSE of its decoded image."""
+    decoded = np.asarray(decode(data).convert("RGB"), dtype=np.float64)
+    mse = np.mean((decoded - image.astype(np.float64)) ** 2)
+    return 8 * len(data) / (image.shape[0] * image.shape[1]) + lmbda * mse
+
+
+def test_refinement_lowers_the_real_cost_of_a_photo(kodak: Path) -> None:
+    """The files, not an estimate: the refined file's size plus λ·D of its decoded pixels is
+    lower than the plain encoder's, at a low and a high quality (the shipped default on a
+    crop of a Kodak photo)."""
+    model = load("elic2022-vr")
+    pixels = np.array(Image.open(kodak / "kodim05.png").convert("RGB"))[128:384, 256:512]
+    image = Image.fromarray(pixels)
+    for quality in (1.0, 6.0):
+        lmbda = LAMBDAS["mse"][int(quality)]
+        plain = _rd_cost(encode(model, image, quality), pixels, lmbda)
+        refined = _rd_cost(encode(model, image, quality, refine=30), pixels, lmbda)
+        assert refined < plain * 0.98
+
+
+def test_refinement_never_codes_worse_than_the_encoder_by_the_models_measure() -> None:
+    """On an image unlike the training photos (noise on smooth patterns), refined or not, the
+    file kept is the one of lower R + λ·D: never more than rounding worse in real bytes."""
+    model = load("elic2022-vr")
+    pixels = synthetic_photo(128, 192, seed=3)
+    image = Image.fromarray(pixels)
+    lmbda = LAMBDAS["mse"][1]
+    plain = _rd_cost(encode(model, image, 1.0), pixels, lmbda)
+    assert _rd_cost(encode(model, image, 1.0, refine=30), pixels, lmbda) < plain * 1.005
+
+
+@pytest.mark.parametrize("cls", [c for c in MODEL_CLASSES if c.refinable], ids=lambda c: c.family)
+def test_refined_files_decode_and_refinement_leaves_the_model_as_it_was(cls: type) -> None:
+    rate_points = 9 if has_variable_rate(cls) else 0
+    model = tiny(cls, rate_points)
+    quality = 3.5 if rate_points else None
+    # Not a multiple of the stride (padded); MS-SSIM's five scales need 161 pixels a side.
+    side = 170 if cls.metric == "ms-ssim" else 70
+    image = Image.fromarray(synthetic_photo(side, side + 20))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    first = encode(model, image, quality, refine=3)
+    assert encode(model, image, quality, refine=3) == first  # the same file every time
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert not model.training
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    assert all(p.requires_grad for p in model.parameters())
+    assert all(m.temperature is None for m in model.entropy_models())
+    decoded = decode(first, model)
+    assert decoded.size == image.size
+
+
+def test_refinement_is_refused_where_it_cannot_run(photo: Image.Image) -> None:
+    with pytest.raises(LicError, match="no latent refinement"):
+        encode(tiny(FactorizedPrior), photo, refine=5)
+    model = load("elic2022-vr")
+    side = math.isqrt(MAX_PIXELS) + 64
+    big = torch.zeros(1, 3, side, side)
+    with pytest.raises(LicError, match="megapixels"):
+        refine_latents(model, big, torch.zeros(1), torch.zeros(1), None, 1)
+    with pytest.raises(LicError, match="161 pixels a side"):
+        encode(load("elic2022-ms-ssim-vr"), photo, 4.0, refine=5)
+    with pytest.raises(LicError, match="0 or more"):
+        refine_latents(model, big[..., :64, :64], torch.zeros(1), torch.zeros(1), None, -1)
