@@ -16,6 +16,7 @@ from torch.nn.modules.module import register_module_forward_hook
 
 from lic.defaults import DEFAULT_MODEL
 from lic.entropy import GaussianConditional
+from lic.errors import LicError
 from lic.layers import MaskedConv2d, checkerboard
 from lic.models.base import CompressionModel
 from lic.models.registry import get_spec, save_weights
@@ -425,3 +426,22 @@ def test_relearn_trains_the_named_parts_taken_from_init(photos, tmp_path):
     assert torch.equal(after["analysis.0.weight"], before["analysis.0.weight"])
     assert torch.equal(after["hyper_synthesis.4.weight"], before["hyper_synthesis.4.weight"])
     assert not torch.equal(after["synthesis.6.weight"], before["synthesis.6.weight"])
+
+
+def test_relearn_refuses_a_prefix_that_names_nothing(photos, tmp_path):
+    """A typo in --relearn would train the part at the slow rate without a sign: refused."""
+    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
+    init = tmp_path / "donor.safetensors"
+    save_weights(donor, init)
+    config = _config(
+        photos,
+        tmp_path / "run",
+        3,
+        model="mbt2018-mean-vr",
+        init=str(init),
+        init_lr_scale=0.2,
+        relearn=("synthesis.", "synthesys."),
+        quantization="noise",
+    )
+    with pytest.raises(LicError, match=r"--relearn synthesys\.: no tensor"):
+        train(config)

@@ -106,6 +106,12 @@ def _param_groups(
     if config.init and config.init_lr_scale != 1:
         init = load_file(config.init)
         state = model.state_dict(keep_vars=True)
+        unmatched = [p for p in config.relearn if not any(k.startswith(p) for k in state)]
+        if unmatched:
+            raise LicError(
+                f"--relearn {' '.join(unmatched)}: no tensor of {model.name} starts so "
+                "(prefixes of its state dict's names, e.g. channel_context)"
+            )
         taken = {
             id(v)
             for k, v in state.items()
