@@ -62,12 +62,13 @@ def main() -> None:
         curve = load_curve(path)
         r = curve["results"]
         print(f"\n### {curve['name']} on {args.images} ({path})\n")
-        print("| quality | bpp | PSNR (dB) | MS-SSIM | MS-SSIM (dB) |")
-        print("|---|---|---|---|---|")
+        print("| quality | bpp | PSNR (dB) | MS-SSIM | MS-SSIM (dB) | encode (s) | decode (s) |")
+        print("|---|---|---|---|---|---|---|")
         for i in range(len(r["bpp"])):
             print(
                 f"| {r['quality'][i]} | {r['bpp'][i]:.4f} | {r['psnr-rgb'][i]:.2f} | "
-                f"{r['ms-ssim-rgb'][i]:.4f} | {r['ms-ssim-db'][i]:.2f} |"
+                f"{r['ms-ssim-rgb'][i]:.4f} | {r['ms-ssim-db'][i]:.2f} | "
+                f"{r['encoding_time'][i]:.2f} | {r['decoding_time'][i]:.2f} |"
             )
         print("\n| against | BD-rate (PSNR) | BD-PSNR | BD-rate (MS-SSIM) |")
         print("|---|---|---|---|")
