@@ -10,10 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from lic import refine
 from lic.codec import decode, encode
 from lic.entropy import soft_round
 from lic.errors import LicError
-from lic.models import FactorizedPrior, load
+from lic.models import FactorizedPrior, JointAutoregressive, load
+from lic.models.cheng2020 import Cheng2020Anchor
 from lic.refine import MAX_PIXELS, rd_lambda, refine_latents
 from lic.train.loss import LAMBDAS
 from tests.conftest import MODEL_CLASSES, has_variable_rate, synthetic_photo, tiny
@@ -77,41 +79,59 @@ def test_refinement_lowers_the_real_cost_of_a_photo(kodak: Path) -> None:
         assert refined < plain * 0.98
 
 
-def test_refinement_never_codes_worse_than_the_encoder_by_the_models_measure() -> None:
-    """On an image unlike the training photos (noise on smooth patterns), refined or not, the
-    file kept is the one of lower R + λ·D: never more than rounding worse in real bytes."""
+def test_refinement_that_fails_keeps_the_encoders_latents(monkeypatch) -> None:
+    """Steps far too large wreck the latents: the encoder's own are kept, exactly."""
+    monkeypatch.setattr(refine, "LEARNING_RATE", 50.0)
     model = load("elic2022-vr")
-    pixels = synthetic_photo(128, 192, seed=3)
-    image = Image.fromarray(pixels)
-    lmbda = LAMBDAS["mse"][1]
-    plain = _rd_cost(encode(model, image, 1.0), pixels, lmbda)
-    assert _rd_cost(encode(model, image, 1.0, refine=30), pixels, lmbda) < plain * 1.005
+    x = torch.from_numpy(synthetic_photo(128, 192, seed=3)).permute(2, 0, 1)[None]
+    q = model.quality_tensor(4.0, 1)
+    with torch.no_grad():
+        y, z = model._latents(x.float() / 255, q)
+    kept = refine.refine_latents(model, x, y, z, q, 5)
+    assert torch.equal(kept[0], y) and torch.equal(kept[1], z)
 
 
-@pytest.mark.parametrize("cls", [c for c in MODEL_CLASSES if c.refinable], ids=lambda c: c.family)
+def _tiny_vr(cls: type) -> torch.nn.Module:
+    return tiny(cls, 9 if has_variable_rate(cls) else 0)
+
+
+REFINABLE = [c for c in MODEL_CLASSES if _tiny_vr(c).refinable]
+
+
+def test_which_models_refine() -> None:
+    """Every hyperprior model whose training forward follows the annealed rounding; not the
+    factorized prior, nor the serial raster context (its training context sees noise)."""
+    names = {c.family for c in REFINABLE}
+    assert {"bmshj2018-hyperprior", "he2021-checkerboard", "elic2022", "minnen2020"} <= names
+    assert not names & {"bmshj2018-factorized", "mbt2018", "hu2020", "mentzer2018"}
+    assert not Cheng2020Anchor(**Cheng2020Anchor.small_sizes, quality=1, context="raster").refinable
+
+
+@pytest.mark.parametrize("cls", REFINABLE, ids=lambda c: c.family)
 def test_refined_files_decode_and_refinement_leaves_the_model_as_it_was(cls: type) -> None:
-    rate_points = 9 if has_variable_rate(cls) else 0
-    model = tiny(cls, rate_points)
-    quality = 3.5 if rate_points else None
+    model = _tiny_vr(cls)
+    quality = 3.5 if model.variable_rate else None
     # Not a multiple of the stride (padded); MS-SSIM's five scales need 161 pixels a side.
     side = 170 if cls.metric == "ms-ssim" else 70
     image = Image.fromarray(synthetic_photo(side, side + 20))
     state = {k: v.clone() for k, v in model.state_dict().items()}
+    frozen = next(iter(model.parameters())).requires_grad_(False)
     rng = torch.get_rng_state()
     first = encode(model, image, quality, refine=3)
     assert encode(model, image, quality, refine=3) == first  # the same file every time
     assert torch.equal(torch.get_rng_state(), rng)
     assert not model.training
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
-    assert all(p.requires_grad for p in model.parameters())
+    assert not frozen.requires_grad
+    assert sum(not p.requires_grad for p in model.parameters()) == 1
     assert all(m.temperature is None for m in model.entropy_models())
-    decoded = decode(first, model)
-    assert decoded.size == image.size
+    assert decode(first, model).size == image.size
 
 
 def test_refinement_is_refused_where_it_cannot_run(photo: Image.Image) -> None:
-    with pytest.raises(LicError, match="no latent refinement"):
-        encode(tiny(FactorizedPrior), photo, refine=5)
+    for refused in (tiny(FactorizedPrior), tiny(JointAutoregressive)):
+        with pytest.raises(LicError, match="no latent refinement"):
+            encode(refused, photo, refine=5)
     model = load("elic2022-vr")
     side = math.isqrt(MAX_PIXELS) + 64
     big = torch.zeros(1, 3, side, side)

@@ -200,7 +200,8 @@ def compress_to_bpp(
     metadata: bool = True,
     refine: int = 0,
 ) -> Result:
-    """The largest-quality file of at most `bpp` bits per pixel (header included)."""
+    """The largest-quality file of at most `bpp` bits per pixel (header included; metadata and
+    refinement as in `compress_to_size`)."""
     max_bytes = int(bpp * image.width * image.height / 8)
     return compress_to_size(model, image, max_bytes, metadata, refine)
 

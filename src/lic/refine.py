@@ -19,6 +19,7 @@ one core, in bfloat16): refinement is an opt-in, `lic compress --refine STEPS`, 
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import torch
@@ -64,8 +65,9 @@ def refine_latents(
     """y and z after `steps` Adam steps on R + λ·D of image `x` (Yang et al. 2020, sec. 3.3),
     the model's weights held, or the latents given if those code at a lower R + λ·D (so
     refinement never makes a file worse by the model's own measure); the same image gives the
-    same latents on the same machine (the Gumbel noise is seeded with `seed`, the global random
-    state left as it was).
+    same latents on the same machine (the Gumbel noise is seeded with `seed`, the global CPU
+    random state left as it was). λ and the metric are those of the model's class
+    (`rd_lambda`, `metric`): weights trained for another objective are refined for this one.
 
     `model` needs `forward_latents(y, z, q)` (`lic.models.bmshj2018.ScaleHyperprior`) and a
     `metric`; `x` is the padded image `compress` codes, float in [0, 1] or uint8.
@@ -82,21 +84,25 @@ def refine_latents(
             f"latent refinement of an MS-SSIM model needs images of at least {MS_SSIM_MIN_SIDE} "
             "pixels a side (MS-SSIM's five scales): compress this one without --refine"
         )
+    if model.metric == "ms-ssim" and importlib.util.find_spec("pytorch_msssim") is None:
+        raise LicError(
+            "latent refinement of an MS-SSIM model needs pytorch-msssim: pip install 'lic[train]'"
+        )
     x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
     lmbda = torch.tensor(rd_lambda(model, q))
     start = y, z
     y, z = (t.detach().float().clone().requires_grad_() for t in (y, z))
     optimizer = torch.optim.Adam([y, z], lr=LEARNING_RATE)
-    entropy_models = model.entropy_models()
+    # The model in training mode, its weights held, for the steps; then as it was. (Not safe
+    # while another thread codes with the same model.)
+    modes = {module: module.training for module in model.modules()}
     trainable = [p for p in model.parameters() if p.requires_grad]
-    was_training = model.training
+    entropy_models = model.entropy_models()
     first, last = TEMPERATURES
     try:
-        model.train()
-        for p in trainable:
-            p.requires_grad_(False)
+        model.train().requires_grad_(False)
         with torch.enable_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.random.default_generator.manual_seed(seed)
             for step in range(steps):
                 temperature = first * (last / first) ** (step / max(steps - 1, 1))
                 for entropy in entropy_models:
@@ -108,7 +114,8 @@ def refine_latents(
                 loss.backward()
                 optimizer.step()
     finally:
-        model.train(was_training)
+        for module, training in modes.items():
+            module.training = training
         for p in trainable:
             p.requires_grad_(True)
         for entropy in entropy_models:

@@ -207,8 +207,11 @@ def test_refine_on_the_command_line(encoded, tmp_path):
     without refinement, or a negative count, is one line of error."""
     png, _ = encoded
     out, back = tmp_path / "refined.lic", tmp_path / "refined.png"
-    result = lic("compress", png, "--refine", "3", "-o", out)
+    result = lic("compress", png, "--refine", "20", "-o", out)
     assert result.returncode == 0, result.stderr
+    plain = tmp_path / "plain.lic"
+    assert lic("compress", png, "-o", plain).returncode == 0
+    assert out.read_bytes() != plain.read_bytes()
     assert lic("decompress", out, "-o", back).returncode == 0
     assert Image.open(back).size == Image.open(png).size
     factorized = lic("compress", png, "--model", "bmshj2018-factorized-vr", "--refine", "3")

@@ -3,8 +3,9 @@
 A context model says how y is coded given ψ, the hyper-synthesis output at the same positions.
 It has the three faces of a model, for y alone:
 - `forward(y, psi)`: (ŷ as the synthesis sees it, the likelihood of every element of y). In
-  training ŷ is noisy (or rounded straight-through) and the context runs densely; in eval mode
-  it is exactly what coding gives, so the eval forward and a real file agree.
+  training ŷ is noisy (or rounded straight-through, or soft-rounded by `lic.refine`) and the
+  context runs densely; in eval mode it is exactly what coding gives, so the eval forward and
+  a real file agree.
 - `compress(encoder, y, psi)`: codes round(y − μ) into the encoder's stream, in the context's
   order, and returns ŷ (what the decoder will give back: contexts built on others need it).
 - `decompress(decoder, psi)`: ŷ decoded from that stream, exactly the encoder's.
@@ -25,6 +26,10 @@ from lic.layers import MaskedConv2d
 
 class Context(nn.Module):
     """A context model: y coded under Gaussians N(μ, σ²) whose parameters come from ψ."""
+
+    #: Whether the training forward follows the entropy model's annealed rounding (its
+    #: `temperature`), so that latent refinement (`lic.refine`) optimizes what is coded.
+    anneals: bool = True
 
     def __init__(self, entropy: GaussianConditional | None = None) -> None:
         super().__init__()

@@ -96,9 +96,8 @@ class Checkerboard(MaskedContext):
         if self.training:  # one dense pass: the anchors' context is zero whatever ŷ is fed in
             if self.entropy.rounds_in_training:  # the anchors as coded, around their own μ
                 zeros = psi.new_zeros(psi.shape[0], self.channels * 2, *psi.shape[2:])
-                offset = self.entropy.offset(self._params(psi, zeros)).float()
-                y_hat = self.entropy.quantize(y.float(), True, offset)
-                anchors_hat = self.entropy.synthesis_input(y.float(), y_hat, offset, True)
+                offset = self.entropy.offset(self._params(psi, zeros))
+                anchors_hat = self.entropy.rounded(y.float(), offset.float())
             else:
                 anchors_hat = quantize(y, True)
             anchor = checkerboard(*y.shape[2:], anchor=True).to(y.device, y.dtype)

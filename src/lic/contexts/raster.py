@@ -25,6 +25,8 @@ class Raster(MaskedContext):
     entropy parameters must be 1×1 convolutions with LeakyReLU between, which the serial loop
     applies as matrices)."""
 
+    anneals = False  # training feeds the masked convolution noisy latents, whatever the rounding
+
     kind = "raster"
 
     def __init__(

@@ -10,8 +10,9 @@ coded, with the identity's gradient: Minnen & Singh 2020 (channel-wise autoregre
 models) train so, which removes the train/test mismatch of the decoder's input.
 
 With a `temperature` set (encoder-side latent refinement, `lic.refine`), rounding is replaced by
-stochastic Gumbel annealing (`soft_round`): rate, context and synthesis all see the same sample,
-which tends to rounding as the temperature goes to zero.
+stochastic Gumbel annealing (`soft_round`): the rate and the synthesis see the same sample,
+which tends to rounding as the temperature goes to zero (a checkerboard context draws its own
+sample of the anchors for its spatial context).
 """
 
 from __future__ import annotations
@@ -81,9 +82,16 @@ class EntropyModel(nn.Module):
 
     @property
     def rounds_in_training(self) -> bool:
-        """Whether training feeds the synthesis and contexts rounded (or soft-rounded)
-        latents rather than noisy ones."""
+        """Whether training feeds the synthesis (and a checkerboard context) rounded, or
+        soft-rounded, latents rather than noisy ones."""
         return self.straight_through or self.temperature is not None
+
+    def rounded(self, x: torch.Tensor, offset: torch.Tensor | float) -> torch.Tensor:
+        """x rounded around `offset` as training feeds it on when `rounds_in_training`: the
+        annealed sample with a `temperature`, else rounding straight-through."""
+        if self.temperature is not None:
+            return soft_round(x, offset, self.temperature)
+        return round_straight_through(x, offset)
 
     def quantize(
         self, x: torch.Tensor, noisy: bool, offset: torch.Tensor | float = 0.0

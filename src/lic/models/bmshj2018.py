@@ -21,7 +21,6 @@ from lic.layers import GDN, conv, deconv
 from lic.models.base import Compressed, CompressionModel, ModelOutput
 from lic.models.registry import register_family
 from lic.models.tiling import CODING_TILE, coding_tiles, release_freed_memory, tiled, windowed
-from lic.refine import refine_latents
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -105,7 +104,6 @@ class ScaleHyperprior(CompressionModel):
     #: (`lic.models.tiling`): h_a sees ±11 positions of y (< 3 of z), h_s ±2 of z.
     hyper_tile = 16
     hyper_halos = (3, 2)
-    refinable = True
 
     def __init__(
         self, N: int = 128, M: int = 192, rate_points: int = 0, *, quality: int | None = None
@@ -129,6 +127,12 @@ class ScaleHyperprior(CompressionModel):
         self.context: Context = ScaleOnly()
         self.add_gains("y", M)
         self.add_gains("z", N)
+
+    @property
+    def refinable(self) -> bool:
+        """Latent refinement needs a context whose training forward anneals (not the serial
+        raster context)."""
+        return self.context.anneals
 
     @property
     def entropy_y(self) -> GaussianConditional:
@@ -212,6 +216,8 @@ class ScaleHyperprior(CompressionModel):
         q = self.quality_tensor(quality, 1)
         y, z = self._latents(x, q)
         if refine:
+            from lic.refine import refine_latents  # models do not import training code
+
             y, z = refine_latents(self, x, y, z, q, refine)
         z_encoder, y_encoder = Encoder(), Encoder()
         z_hat = self.entropy_z.compress(z_encoder, z)
