@@ -1,6 +1,8 @@
 """Image ↔ .lic bytes through lic.codec: sizes, colour modes, and foreign files."""
 
+import copy
 import io
+import pickle
 import warnings
 
 import numpy as np
@@ -61,6 +63,15 @@ def test_a_file_from_other_weights_or_another_model_is_refused(photo):
     other.name = "another-model"
     with pytest.raises(LicError, match="written by"):
         decode(data, other)
+
+
+def test_a_model_that_has_coded_copies_and_pickles(tiny_model, photo):
+    """Its coder tables (constriction objects, which do not pickle) stay behind and are rebuilt:
+    the copy, and the model unpickled, write the same file."""
+    data = encode(tiny_model, photo, 3.0 if tiny_model.variable_rate else None)
+    for other in (copy.deepcopy(tiny_model), pickle.loads(pickle.dumps(tiny_model))):
+        assert encode(other, photo, 3.0 if other.variable_rate else None) == data
+        assert np.array_equal(np.asarray(decode(data, other)), np.asarray(decode(data, tiny_model)))
 
 
 def test_float_images_in_unit_range_are_scaled_to_8_bits(tiny_model):

@@ -19,6 +19,7 @@ one core, in bfloat16): refinement is an opt-in, `lic compress --refine STEPS`, 
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import math
 
@@ -93,33 +94,24 @@ def refine_latents(
     start = y, z
     y, z = (t.detach().float().clone().requires_grad_() for t in (y, z))
     optimizer = torch.optim.Adam([y, z], lr=LEARNING_RATE)
-    # The model in training mode, its weights held, for the steps; then as it was. (Not safe
-    # while another thread codes with the same model.)
-    modes = {module: module.training for module in model.modules()}
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    entropy_models = model.entropy_models()
+    # A copy in training mode, its weights held: the model itself stays as it was (another
+    # thread may be coding with it meanwhile).
+    relaxed = copy.deepcopy(model).train().requires_grad_(False)
+    entropy_models = relaxed.entropy_models()
     first, last = TEMPERATURES
-    try:
-        model.train().requires_grad_(False)
-        with torch.enable_grad(), torch.random.fork_rng(devices=[]):
-            torch.random.default_generator.manual_seed(seed)
-            for step in range(steps):
-                temperature = first * (last / first) ** (step / max(steps - 1, 1))
-                for entropy in entropy_models:
-                    entropy.temperature = temperature
-                with torch.autocast(x.device.type, dtype=torch.bfloat16):
-                    out = model.forward_latents(y, z, q)
-                loss, _, _ = rd_loss(out.x_hat, x, out.likelihoods, lmbda, model.metric)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-    finally:
-        for module, training in modes.items():
-            module.training = training
-        for p in trainable:
-            p.requires_grad_(True)
-        for entropy in entropy_models:
-            entropy.temperature = None
+    with torch.enable_grad(), torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        for step in range(steps):
+            temperature = first * (last / first) ** (step / max(steps - 1, 1))
+            for entropy in entropy_models:
+                entropy.temperature = temperature
+            with torch.autocast(x.device.type, dtype=torch.bfloat16):
+                out = relaxed.forward_latents(y, z, q)
+            loss, _, _ = rd_loss(out.x_hat, x, out.likelihoods, lmbda, model.metric)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    del relaxed
     refined = y.detach(), z.detach()
     return min(start, refined, key=lambda latents: _coded_cost(model, x, latents, q, lmbda))
 

@@ -1,5 +1,6 @@
 """Training: the loss, exact resumption, the crop sampler, DDP under torchrun, export."""
 
+import dataclasses
 import json
 import math
 import os
@@ -445,3 +446,6 @@ def test_relearn_refuses_a_prefix_that_names_nothing(photos, tmp_path):
     )
     with pytest.raises(LicError, match=r"--relearn synthesys\.: no tensor"):
         train(config)
+    for without in ({"init": None}, {"init_lr_scale": 1.0}):  # nothing slower to keep it from
+        with pytest.raises(LicError, match="--relearn names parts of --init"):
+            train(dataclasses.replace(config, relearn=("synthesis.",), **without))

@@ -113,6 +113,13 @@ class EntropyModel(nn.Module):
             return round_straight_through(x, offset)
         return x_hat
 
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave the coder tables behind (constriction's models do not
+        pickle); they are rebuilt from the parameters when first needed."""
+        state = super().__getstate__()
+        state["_tables"] = state["_tables_version"] = None
+        return state
+
     def _parameter_versions(self) -> tuple[tuple[int, int, int], ...]:
         return stamp(self.parameters())
 

@@ -103,6 +103,11 @@ def _param_groups(
     the learning rate, the others (new parts, and those named by `config.relearn`) at 1 (one
     group when nothing differs)."""
     taken: set[int] = set()
+    if config.relearn and not (config.init and config.init_lr_scale != 1):
+        raise LicError(
+            "--relearn names parts of --init to keep at --lr: give --init and an "
+            "--init-lr-scale other than 1"
+        )
     if config.init and config.init_lr_scale != 1:
         init = load_file(config.init)
         state = model.state_dict(keep_vars=True)
