@@ -18,7 +18,6 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -72,15 +71,17 @@ def _search(
     slope: float,
     slack: float,
     want_high: bool,
-    options: dict[str, Any],
     first: float,
+    metadata: bool,
+    refine: int,
 ) -> tuple[Result, bool]:
     """The file of the q whose `value` (increasing in q) is nearest `target` on its side.
 
     want_high: the target bounds the value from above (a size) and the highest q meeting it is
     best; else from below (a PSNR) and the lowest such q. `value(data) − target` is searched
     for its root: within `slack` on the meeting side is close enough. Returns the best file and
-    True, or the file at the most favourable edge and False when even it misses.
+    True, or the file at the most favourable edge and False when even it misses. Each file is
+    coded with `metadata` and `refine` steps of refinement (`lic.codec.encode`).
     """
     low, high = float(model.lowest_quality), float(HIGHEST_QUALITY)
     tried: dict[float, tuple[bytes, float]] = {}
@@ -88,7 +89,7 @@ def _search(
     def gap(q: float) -> float:
         """value − target at q (encoded once per q): ≤ 0 meets a size, ≥ 0 meets a PSNR."""
         if q not in tried:
-            data = encode_image(model, image, q, **options)
+            data = encode_image(model, image, q, metadata=metadata, refine=refine)
             tried[q] = (data, value(data) - target)
         return tried[q][1]
 
@@ -183,8 +184,9 @@ def compress_to_size(
     slack = -math.log(1 - SIZE_SLACK)
     bpp = 8 * max_bytes / (image.width * image.height)
     first, slope = first_guess(model, "bpp", bpp, LOG_SIZE_SLOPE)
-    options = {"metadata": metadata, "refine": refine}
-    result, met = _search(model, image, log_size, target, slope, slack, True, options, first)
+    result, met = _search(
+        model, image, log_size, target, slope, slack, True, first, metadata, refine
+    )
     if not met:
         raise LicError(
             f"cannot fit {max_bytes} bytes: the smallest file, at the lowest quality "
@@ -227,9 +229,8 @@ def compress_to_psnr(
         return measured[data]
 
     first, slope = first_guess(model, "psnr-rgb", target, PSNR_SLOPE)
-    options = {"metadata": metadata, "refine": refine}
     result, met = _search(
-        model, image, decoded_psnr, target, slope, PSNR_SLACK, False, options, first
+        model, image, decoded_psnr, target, slope, PSNR_SLACK, False, first, metadata, refine
     )
     reached = decoded_psnr(result.data)
     if not met:
