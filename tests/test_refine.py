@@ -128,6 +128,19 @@ def test_refined_files_decode_and_refinement_leaves_the_model_as_it_was(cls: typ
     assert decode(first, model).size == image.size
 
 
+@pytest.mark.parametrize("cls", MODEL_CLASSES, ids=lambda c: c.family)
+def test_every_model_takes_refine_and_those_without_refuse_any_but_zero(cls: type) -> None:
+    """`compress` has one signature for every model: `refine=0` codes as without it, and a model
+    that cannot refine refuses more, itself (not only through `lic.codec.encode`)."""
+    model = _tiny_vr(cls)
+    quality = 3.0 if model.variable_rate else None
+    x = torch.from_numpy(synthetic_photo(64, 64)).permute(2, 0, 1)[None].float() / 255
+    assert model.compress(x, quality, refine=0).streams == model.compress(x, quality).streams
+    if not model.refinable:
+        with pytest.raises(LicError, match="no latent refinement"):
+            model.compress(x, quality, refine=1)
+
+
 def test_refinement_is_refused_where_it_cannot_run(photo: Image.Image) -> None:
     for refused in (tiny(FactorizedPrior), tiny(JointAutoregressive)):
         with pytest.raises(LicError, match="no latent refinement"):

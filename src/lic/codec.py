@@ -334,8 +334,7 @@ def encode(
     """Compress `image` with `model` (a variable-rate model needs `quality`) into .lic bytes:
     upright as it displays, with its ICC profile, EXIF and XMP unless `metadata` is False;
     `refine` steps of encoder-side latent refinement first (`lic.refine`) if not 0."""
-    if refine and not model.refinable:
-        raise LicError(f"{model.name} has no latent refinement: compress it without --refine")
+    model.check_refine(refine)  # before the pixels are read
     image, photo_metadata = displayed(image)
     array, mode = image_to_array(image)
     height, width = array.shape[:2]
@@ -343,8 +342,7 @@ def encode(
     pixels = padded_pixels(array, model.stride)
     del image, array  # while coding, one copy of the pixels here (a 48-MP photo: 145 MB)
     with memory_errors():
-        options = {"refine": refine} if refine else {}
-        compressed = model.compress(pixels, quality, **options)
+        compressed = model.compress(pixels, quality, refine=refine)
     header = Header(
         model=model.name,
         quality=float(quality if quality is not None else model.quality),

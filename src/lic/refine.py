@@ -28,6 +28,7 @@ from torch import nn
 
 from lic.errors import LicError
 from lic.evaluate.metrics import MS_SSIM_MIN_SIDE
+from lic.models.base import unit_range
 from lic.train.loss import LAMBDAS, rd_loss
 
 #: Adam's step size on the latents (units of the quantization step), and SGA's temperature at
@@ -89,7 +90,7 @@ def refine_latents(
         raise LicError(
             "latent refinement of an MS-SSIM model needs pytorch-msssim: pip install 'lic[train]'"
         )
-    x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
+    x = unit_range(x)
     lmbda = torch.tensor(rd_lambda(model, q))
     start = y, z
     y, z = (t.detach().float().clone().requires_grad_() for t in (y, z))

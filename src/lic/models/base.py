@@ -66,6 +66,11 @@ def lowest_quality(rate_points: int) -> int:
     return HIGHEST_QUALITY + 1 - rate_points
 
 
+def unit_range(x: torch.Tensor) -> torch.Tensor:
+    """Pixels as float in [0, 1]: uint8 ones scaled by 1/255, float ones as they are."""
+    return x.float().div(255) if x.dtype == torch.uint8 else x.float()
+
+
 class CompressionModel(nn.Module):
     """Base class: entropy-model bookkeeping, auxiliary loss and gain units."""
 
@@ -167,8 +172,8 @@ class CompressionModel(nn.Module):
         `x` is float in [0, 1] or uint8 (converted tile by tile, so a big image stays 8-bit)."""
 
         def transform(x: torch.Tensor) -> torch.Tensor:
-            x = x.float().div(255) if x.dtype == torch.uint8 else x
-            return self.gain("y", self.analysis(x.contiguous(memory_format=torch.channels_last)), q)
+            x = unit_range(x).contiguous(memory_format=torch.channels_last)
+            return self.gain("y", self.analysis(x), q)
 
         if self.training:
             return transform(x)
@@ -258,8 +263,17 @@ class CompressionModel(nn.Module):
     def forward(self, x: torch.Tensor, quality: float | torch.Tensor | None = None) -> ModelOutput:
         raise NotImplementedError
 
-    def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
+    def compress(
+        self, x: torch.Tensor, quality: float | None = None, *, refine: int = 0
+    ) -> Compressed:
+        """The streams of padded image `x`, after `refine` steps of encoder-side latent
+        refinement (`lic.refine`): a model that has none refuses any but 0 (`check_refine`)."""
         raise NotImplementedError
+
+    def check_refine(self, refine: int) -> None:
+        """Refuse `refine` steps of latent refinement where the model has none (`refinable`)."""
+        if refine and not self.refinable:
+            raise LicError(f"{self.name} has no latent refinement: compress it without --refine")
 
     def decode_latents(
         self,

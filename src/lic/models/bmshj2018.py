@@ -69,7 +69,10 @@ class FactorizedPrior(CompressionModel):
         return ModelOutput(x_hat, {"y": y_likelihood}, y_hat)
 
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, quality: float | None = None) -> Compressed:
+    def compress(
+        self, x: torch.Tensor, quality: float | None = None, *, refine: int = 0
+    ) -> Compressed:
+        self.check_refine(refine)
         self.check_one_image(x)
         q = self.quality_tensor(quality, 1)
         y = self.analyze(x, q)
@@ -212,6 +215,7 @@ class ScaleHyperprior(CompressionModel):
     ) -> Compressed:
         """The y and z streams; y coded tile by tile (`coding_tile` latents a side), after
         `refine` steps of encoder-side latent refinement (`lic.refine`) if not 0."""
+        self.check_refine(refine)
         self.check_one_image(x)
         q = self.quality_tensor(quality, 1)
         y, z = self._latents(x, q)

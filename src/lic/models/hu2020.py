@@ -309,9 +309,15 @@ class CoarseToFine(CompressionModel):
 
     @torch.no_grad()
     def compress(
-        self, x: torch.Tensor, quality: float | None = None, *, coding_tile: int = CODING_TILE
+        self,
+        x: torch.Tensor,
+        quality: float | None = None,
+        *,
+        coding_tile: int = CODING_TILE,
+        refine: int = 0,
     ) -> Compressed:
         """The streams of y, z2 and z1; y coded tile by tile (`coding_tile` latents a side)."""
+        self.check_refine(refine)
         self._check_codes()
         self.check_one_image(x)
         q = self.quality_tensor(quality, 1)

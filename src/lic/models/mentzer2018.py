@@ -230,9 +230,15 @@ class Mentzer2018(CompressionModel):
 
     @torch.no_grad()
     def compress(
-        self, x: torch.Tensor, quality: float | None = None, *, coding_tile: int = CODING_TILE
+        self,
+        x: torch.Tensor,
+        quality: float | None = None,
+        *,
+        coding_tile: int = CODING_TILE,
+        refine: int = 0,
     ) -> Compressed:
         """The streams of ẑ (tile by tile, `coding_tile` latents a side) and of the counts."""
+        self.check_refine(refine)
         self.check_one_image(x)
         self.quality_tensor(quality, 1)
         y = self.analyze(x, None)
