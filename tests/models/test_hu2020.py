@@ -48,7 +48,7 @@ def test_z1_is_coded_under_its_channels_scales_times_its_gain():
         model.z1_log_scales.normal_()
         model.gains["z1"].log_gain.normal_()
         q = model.quality_tensor(6.0, 1)
-        scales = model._z1_scales(q, torch.Size([1, model.N, 2, 3]))
+        scales = model._z1_scales(q, torch.Size([1, model.Z, 2, 3]))
     expected = model.z1_log_scales.exp() * model.gains["z1"].gain(q).flatten()
     assert torch.allclose(scales[0, :, 1, 2].float(), expected)
 
@@ -61,7 +61,7 @@ def test_sigma_and_mu_of_y_and_z2_follow_their_gains():
     with torch.no_grad():
         for latent in ("y", "z2"):
             model.gains[latent].log_gain.normal_()
-        zeros = torch.zeros(1, model.N, 2, 3, dtype=torch.float64)
+        zeros = torch.zeros(1, model.Z, 2, 3, dtype=torch.float64)
         for quality in (0.0, 3.5, 8.0):
             q = model.quality_tensor(quality, 1)
             h1 = model._h1(zeros, q)
@@ -102,8 +102,10 @@ def photos(tmp_path_factory):
     return folder
 
 
-def _run(photos, out, stage: int, init=None, steps: int = 2) -> tuple[dict, dict]:
-    """Train `stage` for `steps` from `init`; (weights before, weights after)."""
+def _run(
+    photos, out, stage: int, init=None, steps: int = 2, freeze: tuple[str, ...] = ()
+) -> tuple[dict, dict]:
+    """Train `stage` for `steps` from `init`, `freeze` held; (weights before, weights after)."""
     config = TrainConfig(
         model="hu2020-vr",
         data=str(photos),
@@ -115,6 +117,7 @@ def _run(photos, out, stage: int, init=None, steps: int = 2) -> tuple[dict, dict
         threads=1,
         stage=stage,
         init=init,
+        freeze=freeze,
         lr=1e-3,
         progress=False,
         max_short_side=None,
@@ -169,6 +172,16 @@ def test_each_stage_trains_what_it_should(photos, tmp_path):
     # Every tensor of the aggregation moves once its last layer is no longer zero.
     aggregation = [k for k in after if k.startswith("aggregation.")]
     assert all(not torch.equal(before[k], after[k]) for k in aggregation)
+
+
+def test_stage_2_with_the_transforms_frozen_trains_the_hyper_layers_alone(photos, tmp_path):
+    """`--freeze analysis synthesis gains.y`: the hyper path learns on the y that --init's
+    transforms give, and none of those transforms moves."""
+    _run(photos, tmp_path / "s1", 1)
+    start2 = str(tmp_path / "s1" / "weights.safetensors")
+    frozen = ("analysis", "synthesis", "gains.y")
+    before, after = _run(photos, tmp_path / "s2", 2, init=start2, freeze=frozen)
+    assert _moved(before, after) == HYPER
 
 
 def test_stage_applies_only_to_staged_models(photos, tmp_path):

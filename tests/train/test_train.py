@@ -449,3 +449,24 @@ def test_relearn_refuses_a_prefix_that_names_nothing(photos, tmp_path):
     for without in ({"init": None}, {"init_lr_scale": 1.0}):  # nothing slower to keep it from
         with pytest.raises(LicError, match="--relearn names parts of --init"):
             train(dataclasses.replace(config, relearn=("synthesis.",), **without))
+
+
+def test_freeze_refuses_a_prefix_that_names_nothing_and_a_run_without_init(photos, tmp_path):
+    """A typo in --freeze would train the part it meant to hold: refused, as is --freeze
+    without --init (it would hold random weights)."""
+    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
+    init = tmp_path / "donor.safetensors"
+    save_weights(donor, init)
+    config = _config(
+        photos,
+        tmp_path / "run",
+        3,
+        model="mbt2018-mean-vr",
+        init=str(init),
+        freeze=("analysis", "analisys"),
+        quantization="noise",
+    )
+    with pytest.raises(LicError, match="--freeze analisys: no parameter"):
+        train(config)
+    with pytest.raises(LicError, match="--freeze holds tensors as --init gives them"):
+        train(dataclasses.replace(config, freeze=("analysis",), init=None))

@@ -60,7 +60,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
             p.add_argument(flag, dest=f.name, required=True, help=help_text)
         elif f.name == "channels":
             p.add_argument(flag, type=int, nargs=2, metavar=("N", "M"), help=help_text)
-        elif f.name == "relearn":
+        elif f.name in ("relearn", "freeze"):
             p.add_argument(flag, nargs="+", default=(), metavar="PREFIX", help=help_text)
         else:
             kind = f.type.split(" |")[0]

@@ -111,14 +111,20 @@ class CoarseToFine(CompressionModel):
     """hu2020: the coarse-to-fine hyper-prior with information-aggregation reconstruction.
 
     Args:
-        N: channels of the transforms, of z2 and of z1.
+        N: channels of the transforms and of the hyper transforms' inner layers.
         M: channels of y.
         rate_points: variable-rate gain units on y, z2 and z1 (qualities 9 − rate_points … 8).
         stage: the training stage (module docstring); 3 is the model that codes images.
+        Z: channels of z2 and z1. The paper does not give them; N = 128 of them left z2 nearly
+            all zeros below quality 8 after 4000 steps of the hyper path alone, 32 learnt a
+            prior 0.85× a per-crop oracle's bits by step 3000 with z2 alive at every quality
+            (docs/training-log.md, session 15): each of z2's elements must pay for itself, and
+            it has four times a Ballé hyper-latent's positions.
     """
 
     family = "hu2020"
     stride = 64
+    small_sizes = {"N": 16, "M": 24, "Z": 8}
     gain_sites = {
         "y": ("analysis", "synthesis"),
         "z2": ("hyper_analysis2", "hyper_synthesis2"),
@@ -132,6 +138,7 @@ class CoarseToFine(CompressionModel):
         rate_points: int = 0,
         stage: int = 3,
         *,
+        Z: int = 32,
         quality: int | None = None,
     ) -> None:
         super().__init__(rate_points, quality)
@@ -139,23 +146,23 @@ class CoarseToFine(CompressionModel):
             raise ValueError(f"stage must be 1, 2 or 3, got {stage!r}")
         if N % 4:
             raise ValueError(f"N must be a multiple of 4 (the aggregation's N/4), got {N}")
-        self.N, self.M, self.stage = N, M, stage
+        self.N, self.M, self.Z, self.stage = N, M, Z, stage
         self.analysis = analysis_transform(N, M)
         self.synthesis = synthesis_transform(N, M)
         if stage == 1:  # the simple entropy model of stage 1, not part of the coded model
             self.y_density = FactorizedDensity(M)
-        self.hyper_analysis2 = signal_preserving_analysis(M, N, N)
-        self.hyper_analysis1 = signal_preserving_analysis(N, N, N)
+        self.hyper_analysis2 = signal_preserving_analysis(M, N, Z)
+        self.hyper_analysis1 = signal_preserving_analysis(Z, N, Z)
         with torch.no_grad():
             for last in (self.hyper_analysis2[-1], self.hyper_analysis1[-1]):
                 last.weight.mul_(HYPER_START_GAIN)
                 last.bias.zero_()
-        self.hyper_synthesis1 = signal_preserving_synthesis(N, N, N)
-        self.hyper_synthesis2 = signal_preserving_synthesis(N, N, M)
-        self.estimation2 = estimation_network(N, N)
+        self.hyper_synthesis1 = signal_preserving_synthesis(Z, N, N)
+        self.hyper_synthesis2 = signal_preserving_synthesis(Z, N, M)
+        self.estimation2 = estimation_network(N, Z)
         self.estimation3 = estimation_network(M, M)
         #: log σ of each channel of z1 (fig. 1: zero-mean, shared over space), before z1's gain.
-        self.z1_log_scales = nn.Parameter(torch.zeros(N))
+        self.z1_log_scales = nn.Parameter(torch.zeros(Z))
         self.aggregation = InformationAggregation(N, M)
         self.entropy_z = GaussianConditional()  # z2 and z1
         self.context = MeanScale()  # y
@@ -163,8 +170,8 @@ class CoarseToFine(CompressionModel):
         # The hyper-latents' gains start equal at every quality: trained hyperpriors' end up
         # nearly so (the default's z: 0.19–0.28 over qualities 0–8, y's 0.07–2.4), and the
         # y-like spread left z2 at quality 0 all zeros (y then cost 2 bpp at step 1000).
-        self.add_gains("z2", N, spread=0.0)
-        self.add_gains("z1", N, spread=0.0)
+        self.add_gains("z2", Z, spread=0.0)
+        self.add_gains("z1", Z, spread=0.0)
 
     @property
     def entropy_y(self) -> GaussianConditional:
@@ -173,8 +180,8 @@ class CoarseToFine(CompressionModel):
     def latent_shapes(self, height: int, width: int) -> list[tuple[int, ...]]:
         return [
             (self.M, height // 16, width // 16),
-            (self.N, height // 32, width // 32),
-            (self.N, height // 64, width // 64),
+            (self.Z, height // 32, width // 32),
+            (self.Z, height // 64, width // 64),
         ]
 
     @torch.no_grad()

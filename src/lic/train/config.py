@@ -46,6 +46,12 @@ class TrainConfig:
         "--init (e.g. `channel_context inner`: ELIC's context continued at full rate over its "
         "slower transforms)",
     )
+    freeze: tuple[str, ...] = option(
+        (),
+        "tensors whose names start with these prefixes stay as --init gives them (e.g. "
+        "`analysis synthesis gains.y`: hu2020's hyper layers learnt alone on held transforms, "
+        "with no gradient through them, about 3× the steps per second)",
+    )
     holdout: int = option(0, "the last K photos validate instead of training")
     max_short_side: int | None = option(768, "photos are downscaled to this short side")
     checkpoint_every: int = option(500, "steps between checkpoints")

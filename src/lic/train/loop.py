@@ -130,6 +130,29 @@ def _param_groups(
     return groups
 
 
+def _unfrozen(model: torch.nn.Module, config: TrainConfig) -> list[tuple[str, torch.nn.Parameter]]:
+    """The parameters to train (name, tensor): all but those `config.freeze` names, which stop
+    taking gradients (so none flows through a held transform that nothing trained precedes)."""
+    if not config.freeze:
+        return list(model.named_parameters())
+    if not config.init:
+        raise LicError("--freeze holds tensors as --init gives them: give --init")
+    names = [n for n, _ in model.named_parameters()]
+    unmatched = [p for p in config.freeze if not any(n.startswith(p) for n in names)]
+    if unmatched:
+        raise LicError(
+            f"--freeze {' '.join(unmatched)}: no parameter of {model.name} starts so "
+            "(prefixes of its state dict's names, e.g. analysis)"
+        )
+    trained = []
+    for name, parameter in model.named_parameters():
+        if name.startswith(tuple(config.freeze)):
+            parameter.requires_grad_(False)
+        else:
+            trained.append((name, parameter))
+    return trained
+
+
 def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
     """`model` with its 4-D tensors in channels_last (oneDNN's faster layout on the CPU), what
     `model.to(memory_format=torch.channels_last)` does to a model without 5-D tensors (which it
@@ -195,8 +218,9 @@ def train(config: TrainConfig) -> Path:
     torch.manual_seed(config.seed + rank)
     model = _channels_last(_build(config).to(device))
     model.entropy_y.straight_through = config.quantization == "mixed"
-    aux_params = [p for n, p in model.named_parameters() if n.endswith("quantiles")]
-    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    trained = _unfrozen(model, config)
+    aux_params = [p for n, p in trained if n.endswith("quantiles")]
+    main_params = [p for n, p in trained if not n.endswith("quantiles")]
     optimizer = torch.optim.Adam(_param_groups(model, main_params, config), lr=config.lr)
     # Models without factorized densities (hu2020) have no auxiliary loss.
     aux_optimizer = torch.optim.Adam(aux_params, lr=config.aux_lr) if aux_params else None
