@@ -141,7 +141,9 @@ def test_every_model_takes_refine_and_those_without_refuse_any_but_zero(cls: typ
             model.compress(x, quality, refine=1)
 
 
-def test_refinement_is_refused_where_it_cannot_run(photo: Image.Image) -> None:
+def test_refinement_is_refused_where_it_cannot_run(
+    photo: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for refused in (tiny(FactorizedPrior), tiny(JointAutoregressive)):
         with pytest.raises(LicError, match="no latent refinement"):
             encode(refused, photo, refine=5)
@@ -150,6 +152,10 @@ def test_refinement_is_refused_where_it_cannot_run(photo: Image.Image) -> None:
     big = torch.zeros(1, 3, side, side)
     with pytest.raises(LicError, match="megapixels"):
         refine_latents(model, big, torch.zeros(1), torch.zeros(1), None, 1)
+    # compress refuses it before spending the analysis of the whole image
+    monkeypatch.setattr(model, "analyze", lambda *_: pytest.fail("analysed, then refused"))
+    with pytest.raises(LicError, match="megapixels"):
+        model.compress(big, 4.0, refine=1)
     with pytest.raises(LicError, match="161 pixels a side"):
         encode(load("elic2022-ms-ssim-vr"), photo, 4.0, refine=5)
     with pytest.raises(LicError, match="0 or more"):

@@ -54,6 +54,28 @@ def rd_lambda(model: nn.Module, q: torch.Tensor | None) -> float:
     return math.exp((1 - frac) * math.log(table[low]) + frac * math.log(table[low + 1]))
 
 
+def check_refinable(model: nn.Module, x: torch.Tensor, steps: int) -> None:
+    """Refuse, before any of the image's analysis is spent, `steps` of refinement that
+    `refine_latents` could not run on padded image `x`: negative steps, an image over
+    `MAX_PIXELS`, or an MS-SSIM model's without MS-SSIM's five scales or pytorch-msssim."""
+    if steps < 0:
+        raise LicError(f"refinement steps must be 0 or more, got {steps}")
+    if x.shape[-2] * x.shape[-1] > MAX_PIXELS:
+        raise LicError(
+            f"latent refinement takes images up to {MAX_PIXELS / 1e6:g} megapixels, this one has "
+            f"{x.shape[-2] * x.shape[-1] / 1e6:.1f}: compress it without --refine"
+        )
+    if model.metric == "ms-ssim" and min(x.shape[-2:]) < MS_SSIM_MIN_SIDE:
+        raise LicError(
+            f"latent refinement of an MS-SSIM model needs images of at least {MS_SSIM_MIN_SIDE} "
+            "pixels a side (MS-SSIM's five scales): compress this one without --refine"
+        )
+    if model.metric == "ms-ssim" and importlib.util.find_spec("pytorch_msssim") is None:
+        raise LicError(
+            "latent refinement of an MS-SSIM model needs pytorch-msssim: pip install 'lic[train]'"
+        )
+
+
 def refine_latents(
     model: nn.Module,
     x: torch.Tensor,
@@ -74,22 +96,7 @@ def refine_latents(
     `model` needs `forward_latents(y, z, q)` (`lic.models.bmshj2018.ScaleHyperprior`) and a
     `metric`; `x` is the padded image `compress` codes, float in [0, 1] or uint8.
     """
-    if steps < 0:
-        raise LicError(f"refinement steps must be 0 or more, got {steps}")
-    if x.shape[-2] * x.shape[-1] > MAX_PIXELS:
-        raise LicError(
-            f"latent refinement takes images up to {MAX_PIXELS / 1e6:g} megapixels, this one has "
-            f"{x.shape[-2] * x.shape[-1] / 1e6:.1f}: compress it without --refine"
-        )
-    if model.metric == "ms-ssim" and min(x.shape[-2:]) < MS_SSIM_MIN_SIDE:
-        raise LicError(
-            f"latent refinement of an MS-SSIM model needs images of at least {MS_SSIM_MIN_SIDE} "
-            "pixels a side (MS-SSIM's five scales): compress this one without --refine"
-        )
-    if model.metric == "ms-ssim" and importlib.util.find_spec("pytorch_msssim") is None:
-        raise LicError(
-            "latent refinement of an MS-SSIM model needs pytorch-msssim: pip install 'lic[train]'"
-        )
+    check_refinable(model, x, steps)
     x = unit_range(x)
     lmbda = torch.tensor(rd_lambda(model, q))
     start = y, z

@@ -217,11 +217,13 @@ class ScaleHyperprior(CompressionModel):
         `refine` steps of encoder-side latent refinement (`lic.refine`) if not 0."""
         self.check_refine(refine)
         self.check_one_image(x)
+        if refine:  # refused before the analysis is spent; models do not import training code
+            from lic.refine import check_refinable, refine_latents
+
+            check_refinable(self, x, refine)
         q = self.quality_tensor(quality, 1)
         y, z = self._latents(x, q)
         if refine:
-            from lic.refine import refine_latents  # models do not import training code
-
             y, z = refine_latents(self, x, y, z, q, refine)
         z_encoder, y_encoder = Encoder(), Encoder()
         z_hat = self.entropy_z.compress(z_encoder, z)
