@@ -66,6 +66,7 @@ def record(run: Path) -> dict:
         "decay_at": config.get("decay_at"),  # lr ×0.1 after this fraction of the steps
         "init_lr_scale": config.get("init_lr_scale", 1.0),  # of the tensors from init
         "relearn": config.get("relearn", []),  # ... but these prefixes at learning_rate
+        "freeze": config.get("freeze", []),  # prefixes held as init gave them
         "balance": config.get("balance", False),
         "quantization": config.get("quantization", "noise"),
         "metric": config.get("metric", "mse"),

@@ -50,7 +50,8 @@ class TrainConfig:
         (),
         "tensors whose names start with these prefixes stay as --init gives them (e.g. "
         "`analysis synthesis gains.y`: hu2020's hyper layers learnt alone on held transforms, "
-        "with no gradient through them, about 3× the steps per second)",
+        "with no gradient through them: 6.0 steps/s against 2.4 training all of stage 3, one "
+        "thread, batch 2)",
     )
     holdout: int = option(0, "the last K photos validate instead of training")
     max_short_side: int | None = option(768, "photos are downscaled to this short side")
