@@ -125,6 +125,7 @@ COMPANIONS = frozenset(
         "he2021-checkerboard-vr",
         "he2021-checkerboard-ms-ssim-vr",
         "elic2022-ms-ssim-vr",
+        "hu2020-vr",
     }
 )
 
