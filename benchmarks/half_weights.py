@@ -13,7 +13,9 @@ what it costs on Kodak, against the float32 weights' result file.
    the name of the weights' card, so that `lic eval --weights OUT/NAME-DTYPE.safetensors`
    on other images does not take the result file for one.
 3. BD-rate (PSNR and MS-SSIM) of the 16-bit curve against the reference at the same qualities
-   (the reference's other points left out, so that only the weights differ), printed and
+   (the reference's other points left out, so that only the weights differ; a `--reference` of
+   other weights, e.g. the default's for a new model, makes it a comparison with those, though
+   the line still says "float32"), printed and
    written to OUT/NAME-DTYPE.bd.json; the reference's subset is written beside it, so that
    `lic bd OUT/NAME-float32.json OUT/NAME-DTYPE.json` prints the same figures.
 
