@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from lic.models import CoarseToFine
 from lic.train import TrainConfig, export, train
@@ -79,7 +80,8 @@ def test_stage_3_starts_from_stage_2s_reconstruction():
     torch.manual_seed(0)
     stage2 = CoarseToFine(16, 24, 9, stage=2).eval()
     stage3 = CoarseToFine(16, 24, 9, stage=3).eval()
-    stage3.load_state_dict(stage2.state_dict())
+    missing, unexpected = stage3.load_state_dict(stage2.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("aggregation.") for k in missing)
     x = _photo(128, 128)
     with torch.no_grad():
         assert torch.allclose(stage3(x, 4.0).x_hat, stage2(x, 4.0).x_hat, atol=1e-6)
@@ -167,6 +169,8 @@ def test_each_stage_trains_what_it_should(photos, tmp_path):
     assert "y_density.quantiles" not in after
     assert _moved(before, after) == MAIN | HYPER
     start3 = str(tmp_path / "s2" / "weights.safetensors")
+    # stage 2's weights hold no untrained aggregation for stage 3 to take as trained
+    assert not any(k.startswith("aggregation.") for k in load_file(start3))
     before, after = _run(photos, tmp_path / "s3", 3, init=start3)
     assert _moved(before, after) == MAIN | HYPER | {"aggregation"}
     # Every tensor of the aggregation moves once its last layer is no longer zero.

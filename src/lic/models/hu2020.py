@@ -163,7 +163,9 @@ class CoarseToFine(CompressionModel):
         self.estimation3 = estimation_network(M, M)
         #: log σ of each channel of z1 (fig. 1: zero-mean, shared over space), before z1's gain.
         self.z1_log_scales = nn.Parameter(torch.zeros(Z))
-        self.aggregation = InformationAggregation(N, M)
+        if stage == 3:  # not before: a stage's weights hold only what it trained, so the next
+            # stage's --init gives it none untrained (they would learn at --init-lr-scale)
+            self.aggregation = InformationAggregation(N, M)
         self.entropy_z = GaussianConditional()  # z2 and z1
         self.context = MeanScale()  # y
         self.add_gains("y", M)
