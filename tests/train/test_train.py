@@ -385,11 +385,16 @@ def test_minutes_stop_a_run_with_a_checkpoint(photos, tmp_path):
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 1
 
 
+def _mean_scale_weights(folder: Path) -> Path:
+    """A small `mbt2018-mean-vr`'s initial weights written to `folder`, to start runs from."""
+    init = folder / "donor.safetensors"
+    save_weights(get_spec("mbt2018-mean-vr").build(None, N=8, M=12), init)
+    return init
+
+
 def test_init_lr_scale_trains_only_the_new_parts_at_zero(photos, tmp_path):
     """--init-lr-scale 0: the tensors taken from --init stay as they were, the rest train."""
-    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
-    init = tmp_path / "donor.safetensors"
-    save_weights(donor, init)
+    init = _mean_scale_weights(tmp_path)
     run = tmp_path / "run"
     train(_config(photos, run, 3, init=str(init), init_lr_scale=0.0, quantization="noise"))
     export(run / "checkpoint.pt", tmp_path / "out.safetensors")
@@ -406,9 +411,7 @@ def test_init_lr_scale_trains_only_the_new_parts_at_zero(photos, tmp_path):
 def test_relearn_trains_the_named_parts_taken_from_init(photos, tmp_path):
     """--relearn PREFIX: tensors taken from --init under that prefix learn at --lr, the rest of
     what --init gave stays at --init-lr-scale (0 here)."""
-    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
-    init = tmp_path / "donor.safetensors"
-    save_weights(donor, init)
+    init = _mean_scale_weights(tmp_path)
     run = tmp_path / "run"
     train(
         _config(
@@ -431,9 +434,7 @@ def test_relearn_trains_the_named_parts_taken_from_init(photos, tmp_path):
 
 def test_relearn_refuses_a_prefix_that_names_nothing(photos, tmp_path):
     """A typo in --relearn would train the part at the slow rate without a sign: refused."""
-    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
-    init = tmp_path / "donor.safetensors"
-    save_weights(donor, init)
+    init = _mean_scale_weights(tmp_path)
     config = _config(
         photos,
         tmp_path / "run",
@@ -454,9 +455,7 @@ def test_relearn_refuses_a_prefix_that_names_nothing(photos, tmp_path):
 def test_freeze_refuses_a_prefix_that_names_nothing_and_a_run_without_init(photos, tmp_path):
     """A typo in --freeze would train the part it meant to hold: refused, as is --freeze
     without --init (it would hold random weights)."""
-    donor = get_spec("mbt2018-mean-vr").build(None, N=8, M=12)
-    init = tmp_path / "donor.safetensors"
-    save_weights(donor, init)
+    init = _mean_scale_weights(tmp_path)
     config = _config(
         photos,
         tmp_path / "run",

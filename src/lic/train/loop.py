@@ -22,6 +22,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -96,6 +97,20 @@ def sample_qualities(model: torch.nn.Module, config: TrainConfig, batch: int, g:
     return None, torch.full((batch,), lmbda), None
 
 
+def _refuse_unmatched(
+    flag: str, prefixes: Iterable[str], names: Iterable[str], what: str, example: str
+) -> None:
+    """Refuse the prefixes given to `flag` that start none of `names` (a typo would otherwise
+    leave the part it meant as it was, without a sign)."""
+    names = list(names)
+    unmatched = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+    if unmatched:
+        raise LicError(
+            f"{flag} {' '.join(unmatched)}: no {what} starts so "
+            f"(prefixes of its state dict's names, e.g. {example})"
+        )
+
+
 def _param_groups(
     model: torch.nn.Module, params: list[torch.nn.Parameter], config: TrainConfig
 ) -> list[dict]:
@@ -111,12 +126,9 @@ def _param_groups(
     if config.init and config.init_lr_scale != 1:
         init = load_file(config.init)
         state = model.state_dict(keep_vars=True)
-        unmatched = [p for p in config.relearn if not any(k.startswith(p) for k in state)]
-        if unmatched:
-            raise LicError(
-                f"--relearn {' '.join(unmatched)}: no tensor of {model.name} starts so "
-                "(prefixes of its state dict's names, e.g. channel_context)"
-            )
+        _refuse_unmatched(
+            "--relearn", config.relearn, state, f"tensor of {model.name}", "channel_context"
+        )
         taken = {
             id(v)
             for k, v in state.items()
@@ -138,12 +150,7 @@ def _unfrozen(model: torch.nn.Module, config: TrainConfig) -> list[tuple[str, to
     if not config.init:
         raise LicError("--freeze holds tensors as --init gives them: give --init")
     names = [n for n, _ in model.named_parameters()]
-    unmatched = [p for p in config.freeze if not any(n.startswith(p) for n in names)]
-    if unmatched:
-        raise LicError(
-            f"--freeze {' '.join(unmatched)}: no parameter of {model.name} starts so "
-            "(prefixes of its state dict's names, e.g. analysis)"
-        )
+    _refuse_unmatched("--freeze", config.freeze, names, f"parameter of {model.name}", "analysis")
     trained = []
     for name, parameter in model.named_parameters():
         if name.startswith(tuple(config.freeze)):
